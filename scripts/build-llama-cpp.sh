@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Build llama.cpp once, from the source that the pinned llama-cpp-python sdist vendors:
+# the shared libraries (for the Python binding) and the CLI tools the course teaches.
+# The result lives in the cache ($SLMLAB_HOME, default ~/.cache/slmlab) and is reused by
+# every later run; a finished build is marked by BUILD_OK.
+set -euo pipefail
+
+VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
+HOME_DIR="${SLMLAB_HOME:-$HOME/.cache/slmlab}"
+ROOT="$HOME_DIR/llama.cpp-$VERSION"
+PYTHON="${PYTHON:-python3}"
+JOBS="${JOBS:-$(nproc)}"
+TOOLS=(llama-quantize llama-bench llama-server llama-cli llama-perplexity)
+
+if [[ -f "$ROOT/BUILD_OK" ]]; then
+  echo "llama.cpp $VERSION: already built in $ROOT"
+  exit 0
+fi
+mkdir -p "$ROOT"
+
+sdist="$ROOT/llama_cpp_python-$VERSION.tar.gz"
+if [[ ! -f "$sdist" ]]; then
+  echo "==> downloading the llama-cpp-python $VERSION source (it vendors llama.cpp)"
+  tmp=$(mktemp -d)
+  "$PYTHON" -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$tmp"
+  mv "$tmp"/llama_cpp_python-"$VERSION".tar.gz "$sdist"
+  rm -rf "$tmp"
+fi
+if [[ ! -d "$ROOT/src/vendor/llama.cpp" ]]; then
+  echo "==> unpacking"
+  rm -rf "$ROOT/src" "$ROOT/src.tmp"
+  mkdir -p "$ROOT/src.tmp"
+  tar -xzf "$sdist" -C "$ROOT/src.tmp" --strip-components=1
+  mv "$ROOT/src.tmp" "$ROOT/src"
+fi
+
+echo "==> configuring llama.cpp (shared libraries, native CPU, nothing fetched from the network)"
+cmake -S "$ROOT/src/vendor/llama.cpp" -B "$ROOT/build" \
+  -DCMAKE_BUILD_TYPE=Release \
+  -DBUILD_SHARED_LIBS=ON \
+  -DGGML_NATIVE=ON \
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF \
+  -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
+  -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF \
+  > "$ROOT/configure.log" 2>&1 || { tail -30 "$ROOT/configure.log"; exit 1; }
+
+echo "==> building ${TOOLS[*]} and the libraries with $JOBS jobs (about 10 minutes on 2 cores; log: $ROOT/build.log)"
+start=$(date +%s)
+cmake --build "$ROOT/build" --config Release -j "$JOBS" --target llama mtmd "${TOOLS[@]}" \
+  > "$ROOT/build.log" 2>&1 &
+pid=$!
+# progress: the percentage that make prints, every 20 seconds
+while kill -0 "$pid" 2>/dev/null; do
+  sleep 20
+  pct=$(grep -oE '^\[ *[0-9]+%\]' "$ROOT/build.log" | tail -1 | tr -d '[] ')
+  echo "    ${pct:-0%} after $(( $(date +%s) - start )) s"
+done
+if ! wait "$pid"; then
+  tail -30 "$ROOT/build.log"
+  echo "llama.cpp build failed; the full log is $ROOT/build.log" >&2
+  exit 1
+fi
+for t in "${TOOLS[@]}"; do
+  [[ -x "$ROOT/build/bin/$t" ]] || { echo "missing $t after the build" >&2; exit 1; }
+done
+echo "$VERSION built in $(( $(date +%s) - start )) s on $(nproc) cores" > "$ROOT/BUILD_OK"
+echo "==> llama.cpp built in $(( $(date +%s) - start )) s: $ROOT/build/bin"

@@ -1,0 +1,141 @@
+"""Train slm-nano, the course's offline model, from scratch on the shipped corpus.
+
+slm-nano is a Llama-architecture model (the family of Meta-Llama-3, and the layout Qwen3 and
+Phi share), small enough to ship in the repo and to run the whole course in minutes, with:
+- hidden size 256 and FFN 768 (multiples of 256), so K-quants and ternary types apply to
+  real tensors instead of silently falling back;
+- a SentencePiece BPE tokenizer with identity normalization and no whitespace collapsing,
+  so llama.cpp and sentencepiece produce the same token ids.
+
+Tests never retrain it. Re-run this to reproduce it (about 15 minutes on 2 cores):
+
+    python scripts/make_corpus.py && python scripts/train_slm_nano.py
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import sentencepiece as spm
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "data" / "corpus"
+OUT = ROOT / "data" / "models" / "slm-nano"
+
+VOCAB = 4096
+CONTEXT = 256
+BATCH = 16
+STEPS = int(os.environ.get("SLM_NANO_STEPS", "900"))
+LR = 3e-3
+WARMUP = 50
+SEED = 0
+
+
+def train_tokenizer(text: str) -> spm.SentencePieceProcessor:
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(text.split("\n")),
+        model_writer=model,
+        model_type="bpe",
+        vocab_size=VOCAB,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        byte_fallback=True,
+        split_digits=True,
+        character_coverage=1.0,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        num_threads=2,
+        minloglevel=2,
+    )
+    (OUT / "tokenizer.model").write_bytes(model.getvalue())
+    return spm.SentencePieceProcessor(model_proto=model.getvalue())
+
+
+def encode(sp: spm.SentencePieceProcessor, text: str) -> torch.Tensor:
+    ids: list[int] = []
+    for doc in text.split("\n\n"):
+        ids += [sp.bos_id()] + sp.encode(doc) + [sp.eos_id()]
+    return torch.tensor(ids, dtype=torch.long)
+
+
+@torch.no_grad()
+def perplexity(model: LlamaForCausalLM, ids: torch.Tensor) -> float:
+    model.eval()
+    n = (len(ids) - 1) // CONTEXT
+    x = ids[: n * CONTEXT].view(n, CONTEXT)
+    total = 0.0
+    for chunk in x.split(16):
+        total += model(chunk, labels=chunk).loss.item() * len(chunk)
+    model.train()
+    return math.exp(total / n)
+
+
+def main() -> None:
+    torch.manual_seed(SEED)
+    OUT.mkdir(parents=True, exist_ok=True)
+    train_text = gzip.open(CORPUS / "stdlib-docstrings.train.txt.gz", "rt", encoding="utf-8").read()
+    heldout_text = (CORPUS / "stdlib-docstrings.heldout.txt").read_text(encoding="utf-8")
+    sp = train_tokenizer(train_text)
+    train_ids, heldout_ids = encode(sp, train_text), encode(sp, heldout_text)
+    print(f"tokens: {len(train_ids):,} train, {len(heldout_ids):,} held-out")
+
+    config = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=256, intermediate_size=768, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=64, max_position_embeddings=CONTEXT,
+        rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True,
+        bos_token_id=1, eos_token_id=2, pad_token_id=None, torch_dtype="float32",
+    )
+    model = LlamaForCausalLM(config)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"parameters: {n_params:,}")
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, STEPS) / STEPS)))
+    )
+    gen = torch.Generator().manual_seed(SEED)
+    log = []
+    start = time.time()
+    for step in range(1, STEPS + 1):
+        starts = torch.randint(0, len(train_ids) - CONTEXT - 1, (BATCH,), generator=gen)
+        batch = torch.stack([train_ids[s : s + CONTEXT] for s in starts])
+        loss = model(batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if step % 50 == 0 or step == STEPS:
+            entry = {"step": step, "train_loss": round(loss.item(), 4), "seconds": round(time.time() - start)}
+            if step % 300 == 0 or step == STEPS:
+                entry["heldout_perplexity"] = round(perplexity(model, heldout_ids), 3)
+            log.append(entry)
+            print(entry, flush=True)
+
+    model.save_pretrained(OUT, safe_serialization=True)
+    (OUT / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "LlamaTokenizer",
+        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+        "add_bos_token": True, "add_eos_token": False,
+        "legacy": False, "add_prefix_space": True,
+        "model_max_length": CONTEXT,
+        "clean_up_tokenization_spaces": False,
+    }, indent=2) + "\n")
+    (OUT / "training_log.json").write_text(json.dumps({
+        "parameters": n_params, "train_tokens": len(train_ids), "heldout_tokens": len(heldout_ids),
+        "steps": STEPS, "batch": BATCH, "context": CONTEXT, "lr": LR, "seed": SEED,
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "seconds": round(time.time() - start), "log": log,
+    }, indent=2) + "\n")
+    print(f"saved to {OUT} in {time.time() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

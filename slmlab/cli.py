@@ -1,0 +1,148 @@
+"""The `slmlab` command: one subcommand per stage of the course.
+
+Each prints a table for people and, with `--json`, data for scripts. Bad input ends with one
+`error:` line and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from slmlab.errors import SlmlabError
+
+
+def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """A plain text table, columns sized to their content."""
+    if not rows:
+        return "(nothing)"
+    columns = columns or list(rows[0])
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from slmlab import doctor
+
+    report = doctor.run_checks(check_network=not args.no_network)
+    rows = [{"": "ok" if c.ok else ("MISSING" if c.required else "--"), "check": c.name, "detail": c.detail,
+             "fix": "" if c.ok else c.fix} for c in report.checks]
+    hw = report.hardware
+    simd = ", ".join(k for k, v in hw["simd"].items() if v) or "none"
+    text = (table(rows) + f"\n\nCPU: {hw['cpu']} ({hw['arch']}, {hw['cores']} cores; SIMD: {simd})"
+            f"\nRAM: {gib(hw['ram_bytes'])} ({gib(hw['ram_available_bytes'])} available)  "
+            f"disk free: {gib(hw['disk_free_bytes'])} in {hw['cache_dir']}"
+            f"\n{'Ready for the course.' if report.ready else 'Not ready: run the fixes above.'}")
+    emit(args, report.as_dict(), text)
+    return 0 if report.ready else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from slmlab import models
+
+    rows = models.list_models()
+    text = table([{"name": r["name"], "kind": r["kind"], "size": f"{r['size_bytes'] / 1e6:.1f} MB", "path": r["path"]}
+                  for r in rows])
+    emit(args, rows, text)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from slmlab import llamacpp, models
+
+    model = models.resolve(args.model)
+    if model.kind != "hf":
+        raise SlmlabError(f"{args.model} is already a GGUF file; convert takes a Hugging Face model")
+    out = Path(args.output) if args.output else Path(f"{model.name}-{args.outtype.upper()}.gguf")
+    info = llamacpp.convert(model.path, out, args.outtype)
+    emit(args, _gguf_row(info), table([_gguf_row(info)]))
+    return 0
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from slmlab import llamacpp
+
+    info = llamacpp.quantize(args.source, args.type, args.output, allow_requantize=args.allow_requantize,
+                             threads=args.threads)
+    emit(args, _gguf_row(info), table([_gguf_row(info)]))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from slmlab import llamacpp, models
+
+    path = models.gguf_path(args.model)
+    g = llamacpp.generate(path, args.prompt, args.n, threads=args.threads, temperature=args.temperature)
+    data = {"model": g.model, "prompt": g.prompt, "text": g.text, "prompt_tokens": g.prompt_tokens,
+            "generated_tokens": g.generated_tokens, "prompt_tokens_per_s": round(g.prompt_tokens_per_s, 2),
+            "tokens_per_s": round(g.tokens_per_s, 2), "threads": g.threads}
+    emit(args, data, f"{g.prompt}{g.text}\n\n{g.generated_tokens} tokens at {g.tokens_per_s:.1f} tokens/s "
+                     f"(prompt: {g.prompt_tokens} tokens at {g.prompt_tokens_per_s:.1f} tokens/s, {g.threads} threads)")
+    return 0
+
+
+def _gguf_row(info) -> dict[str, Any]:
+    return {"path": str(info.path), "file_type": info.file_type, "size_bytes": info.size_bytes,
+            "size_mb": round(info.size_bytes / 1e6, 2), "bits_per_weight": round(info.bits_per_weight, 3),
+            "params": info.n_params, "matrix_types": info.matrix_types}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="slmlab", description="Small language models on edge hardware: the course's command.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("--json", action="store_true", help="print JSON for scripts")
+        sp.set_defaults(func=func)
+        return sp
+
+    d = add("doctor", cmd_doctor, "check tools, packages, models and hardware; exit 1 if the course cannot run")
+    d.add_argument("--no-network", action="store_true", help="skip the hub reachability check")
+    add("models", cmd_models, "list the offline models and their files")
+    c = add("convert", cmd_convert, "Hugging Face model → GGUF with llama.cpp's convert_hf_to_gguf.py")
+    c.add_argument("model", help="slm-nano, a model folder, or a hub id")
+    c.add_argument("--outtype", default="f16", help="f32, f16, bf16, q8_0, tq1_0 or tq2_0 (default f16)")
+    c.add_argument("-o", "--output", help="output .gguf (default MODEL-OUTTYPE.gguf here)")
+    q = add("quantize", cmd_quantize, "GGUF → quantized GGUF with llama-quantize")
+    q.add_argument("source", help="an F16/BF16/F32 .gguf file")
+    q.add_argument("type", help="quantization type, e.g. Q4_0, Q8_0, Q4_K_M, TQ2_0")
+    q.add_argument("-o", "--output", help="output .gguf (default SOURCE-TYPE.gguf beside the source)")
+    q.add_argument("--allow-requantize", action="store_true", help="allow a source that is already quantized")
+    q.add_argument("--threads", type=int, default=None)
+    g = add("generate", cmd_generate, "complete a prompt with llama-cpp-python and measure tokens/s")
+    g.add_argument("model", help="slm-nano, gemma-3-270m, a .gguf file or a model folder")
+    g.add_argument("prompt")
+    g.add_argument("-n", type=int, default=32, help="tokens to generate")
+    g.add_argument("--threads", type=int, default=None)
+    g.add_argument("--temperature", type=float, default=0.0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SlmlabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

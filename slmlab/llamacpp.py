@@ -1,0 +1,213 @@
+"""llama.cpp: the tools the lesson teaches (`convert_hf_to_gguf.py`, `llama-quantize`, `llama-cli`,
+`llama-bench`, `llama-perplexity`, `llama-server`) and the llama-cpp-python binding, all built
+from the one pinned source by `scripts/build-llama-cpp.sh`.
+
+Every tool call prints the command it runs, so the learner sees the real thing, and writes its
+output under a temporary name that is renamed only when the tool succeeded.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from slmlab import paths
+from slmlab.errors import SlmlabError
+from slmlab.gguf_file import GGUFInfo, read_gguf
+
+TOOLS = ("llama-quantize", "llama-bench", "llama-server", "llama-cli", "llama-perplexity")
+CONVERTER_OUTTYPES = ("f32", "f16", "bf16", "q8_0", "tq1_0", "tq2_0")
+SETUP_HINT = "run `make setup` (it builds llama.cpp once into the cache, about 10 minutes)"
+
+
+def tool_path(name: str) -> Path:
+    """Where a llama.cpp tool is: our cached build first, then PATH."""
+    built = paths.llama_cpp_bin() / name
+    if built.is_file() and os.access(built, os.X_OK):
+        return built
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise SlmlabError(f"{name} is not built: {SETUP_HINT}")
+
+
+def tool_env() -> dict[str, str]:
+    """The environment for tool runs: our build's bin/ first on PATH, so `!llama-quantize` works in a notebook."""
+    env = dict(os.environ)
+    env["PATH"] = f"{paths.llama_cpp_bin()}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def show(cmd: list[str | Path]) -> str:
+    """The command as the learner would type it: tools and scripts by their short name."""
+    short = []
+    for part in cmd:
+        p = str(part)
+        if p == sys.executable:
+            p = "python"
+        elif p.startswith(str(paths.llama_cpp_root())):
+            p = Path(p).name if Path(p).parent in (paths.llama_cpp_bin(), paths.llama_cpp_source()) else p
+        short.append(p)
+    return shlex.join(short)
+
+
+def run(cmd: list[str | Path], *, quiet: bool = False, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a tool, printing its command; raise SlmlabError with the tool's last lines if it fails."""
+    if not quiet:
+        print("$", show(cmd), flush=True)
+    try:
+        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=tool_env(),
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise SlmlabError(f"{cmd[0]} was not found: {SETUP_HINT}") from None
+    except subprocess.TimeoutExpired:
+        raise SlmlabError(f"{Path(str(cmd[0])).name} did not finish within {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+        raise SlmlabError(f"{Path(str(cmd[0])).name} failed (exit {proc.returncode}):\n{tail}")
+    return proc
+
+
+def tool_version(name: str) -> str:
+    """The build number and commit a tool reports, e.g. '1 (4b3f7ab)'."""
+    proc = subprocess.run([str(tool_path(name)), "--version"], capture_output=True, text=True,
+                          env=tool_env(), timeout=30, stdin=subprocess.DEVNULL)
+    m = re.search(r"version:\s*(.+)", proc.stdout + proc.stderr)
+    if m:
+        return m.group(1).strip()
+    if name != "llama-cli" and tool_path(name).parent == tool_path("llama-cli").parent:
+        return f"{tool_version('llama-cli')}, the build llama-cli reports"  # llama-quantize has no --version
+    return "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def quant_types() -> tuple[str, ...]:
+    """The types `llama-quantize` accepts, read from its own help text (so they match the build)."""
+    proc = subprocess.run([str(tool_path("llama-quantize")), "--help"], capture_output=True, text=True,
+                          env=tool_env(), timeout=30, stdin=subprocess.DEVNULL)
+    text = proc.stdout + proc.stderr
+    section = text.split("Allowed quantization types:", 1)[-1]
+    names = re.findall(r"^\s*\d+\s+or\s+([A-Z0-9_]+)\s*:", section, flags=re.M)
+    names += re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s*:", section, flags=re.M)
+    seen = dict.fromkeys(n for n in names if n not in ("COPY",))
+    if not seen:
+        raise SlmlabError("could not read the quantization types from `llama-quantize --help`")
+    return tuple(seen)
+
+
+def check_quant_type(qtype: str) -> str:
+    valid = quant_types()
+    match = {t.upper(): t for t in valid}.get(qtype.upper())
+    if match is None:
+        raise SlmlabError(f"unknown quantization type {qtype!r}; llama-quantize accepts: {', '.join(valid)}")
+    return match
+
+
+def convert(model_dir: str | Path, outfile: str | Path, outtype: str = "f16") -> GGUFInfo:
+    """Hugging Face folder → GGUF with llama.cpp's own `convert_hf_to_gguf.py`."""
+    model_dir, outfile = Path(model_dir), Path(outfile)
+    if outtype.lower() not in CONVERTER_OUTTYPES:
+        raise SlmlabError(f"unknown --outtype {outtype!r}; convert_hf_to_gguf.py accepts: {', '.join(CONVERTER_OUTTYPES)}")
+    if not (model_dir / "config.json").is_file():
+        raise SlmlabError(f"{model_dir} is not a Hugging Face model folder (no config.json)")
+    script = paths.converter_script()
+    if not script.is_file():
+        raise SlmlabError(f"convert_hf_to_gguf.py is missing: {SETUP_HINT}")
+    with paths.atomic_output(outfile) as tmp:
+        run([sys.executable, script, model_dir, "--outtype", outtype.lower(), "--outfile", tmp])
+        info = read_gguf(tmp)
+    info.path = outfile
+    return info
+
+
+def default_quant_output(src: Path, qtype: str) -> Path:
+    stem = re.sub(r"[-_.](f32|f16|bf16|q\d\w*|tq\d_\d)$", "", src.stem, flags=re.I)
+    return src.with_name(f"{stem}-{qtype}.gguf")
+
+
+def quantize(src: str | Path, qtype: str, out: str | Path | None = None, *,
+             allow_requantize: bool = False, threads: int | None = None) -> GGUFInfo:
+    """`llama-quantize SRC OUT TYPE`: refuses an already-quantized source unless allowed, writes atomically."""
+    src = Path(src)
+    qtype = check_quant_type(qtype)
+    source = read_gguf(src)  # clear error for a missing, truncated or non-GGUF file
+    if source.is_quantized and not allow_requantize:
+        raise SlmlabError(
+            f"{src.name} is already quantized ({source.file_type}); quantizing it again compounds the error. "
+            "Start from an F16/BF16/F32 GGUF, or pass --allow-requantize to do it anyway."
+        )
+    out = Path(out) if out else default_quant_output(src, qtype)
+    if out.resolve() == src.resolve():
+        raise SlmlabError("the output would overwrite the source; choose another -o")
+    cmd: list[str | Path] = [tool_path("llama-quantize")]
+    if allow_requantize:
+        cmd.append("--allow-requantize")
+    with paths.atomic_output(out) as tmp:
+        cmd += [src, tmp, qtype]
+        if threads:
+            cmd.append(str(threads))
+        run(cmd)
+        info = read_gguf(tmp)
+    info.path = out
+    return info
+
+
+@dataclass
+class Generation:
+    model: str
+    prompt: str
+    text: str
+    prompt_tokens: int
+    generated_tokens: int
+    prompt_seconds: float
+    generation_seconds: float
+    threads: int
+
+    @property
+    def prompt_tokens_per_s(self) -> float:
+        return self.prompt_tokens / self.prompt_seconds if self.prompt_seconds else float("nan")
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.generated_tokens / self.generation_seconds if self.generation_seconds else float("nan")
+
+
+def default_threads() -> int:
+    """Threads for llama.cpp: SLMLAB_THREADS if set, else the physical cores we may use."""
+    env = os.environ.get("SLMLAB_THREADS")
+    return int(env) if env else max(1, len(os.sched_getaffinity(0)))
+
+
+@functools.lru_cache(maxsize=4)
+def load(gguf_path: str, n_ctx: int = 512, threads: int | None = None):
+    """Load a GGUF with llama-cpp-python (cached, so a notebook loads each model once)."""
+    import llama_cpp
+
+    read_gguf(gguf_path)
+    return llama_cpp.Llama(model_path=str(gguf_path), n_ctx=n_ctx, n_threads=threads or default_threads(),
+                           n_threads_batch=threads or default_threads(), seed=0, verbose=False)
+
+
+def generate(gguf_path: str | Path, prompt: str, n_tokens: int = 32, *, threads: int | None = None,
+             temperature: float = 0.0, n_ctx: int = 512) -> Generation:
+    """Complete `prompt` with llama-cpp-python; times come from llama.cpp's own performance counters."""
+    import llama_cpp
+
+    threads = threads or default_threads()
+    llm = load(str(gguf_path), n_ctx, threads)
+    llm.reset()
+    llama_cpp.llama_perf_context_reset(llm.ctx)
+    out = llm.create_completion(prompt, max_tokens=n_tokens, temperature=temperature, top_k=1 if temperature == 0 else 40)
+    perf = llama_cpp.llama_perf_context(llm.ctx)
+    return Generation(
+        model=Path(gguf_path).name, prompt=prompt, text=out["choices"][0]["text"],
+        prompt_tokens=out["usage"]["prompt_tokens"], generated_tokens=out["usage"]["completion_tokens"],
+        prompt_seconds=perf.t_p_eval_ms / 1000, generation_seconds=perf.t_eval_ms / 1000, threads=threads,
+    )

@@ -1,0 +1,63 @@
+"""Small measuring helpers: peak memory, wall time, and the machine's CPU features."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+from dataclasses import dataclass
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class Stopwatch:
+    """`with Stopwatch() as sw: ...` then `sw.seconds`."""
+
+    def __enter__(self) -> "Stopwatch":
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+@dataclass
+class CPUInfo:
+    model: str
+    arch: str
+    cores: int
+    features: dict[str, bool]
+
+
+SIMD_FLAGS = {
+    "SSE4.2": "sse4_2", "AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c",
+    "AVX-512": "avx512f", "AVX-512 VNNI": "avx512_vnni", "AVX-VNNI": "avx_vnni", "AMX": "amx_tile",
+    "NEON": "asimd", "SVE": "sve", "ARM dot product": "asimddp",
+}
+
+
+def cpu_info() -> CPUInfo:
+    """CPU model and SIMD features from /proc/cpuinfo (the features llama.cpp's kernels use)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "Model", "Hardware") and model in ("", platform.machine(), platform.processor()):
+                model = value.strip()
+            elif key in ("flags", "Features"):
+                flags |= set(value.split())
+    except OSError:
+        pass
+    machine = platform.machine()
+    features = {name: flag in flags for name, flag in SIMD_FLAGS.items()}
+    if machine in ("arm64", "aarch64") and platform.system() == "Darwin":
+        features["NEON"] = True
+    relevant = {k: v for k, v in features.items()
+                if (machine in ("x86_64", "AMD64")) == (k not in ("NEON", "SVE", "ARM dot product"))}
+    return CPUInfo(model=model or machine, arch=machine, cores=os.cpu_count() or 1, features=relevant)

@@ -1,0 +1,80 @@
+"""Where things live: the repository, its data, and the cache that holds built tools and models.
+
+Writes are atomic: `atomic_output` hands out a temporary name beside the target and renames it
+only when the work succeeded, so a failed or refused run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from slmlab.errors import SlmlabError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA = REPO_ROOT / "data"
+NOTEBOOKS = REPO_ROOT / "notebooks"
+MODELS_DIR = DATA / "models"
+CORPUS_DIR = DATA / "corpus"
+
+LLAMA_CPP_PYTHON_VERSION = "0.3.36"  # the sdist that vendors llama.cpp; pinned in pyproject.toml
+
+
+def cache_dir() -> Path:
+    """The cache (`SLMLAB_HOME`, default `~/.cache/slmlab`): built tools, assembled and converted models."""
+    home = Path(os.environ.get("SLMLAB_HOME") or Path.home() / ".cache" / "slmlab").expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def llama_cpp_root() -> Path:
+    """The llama.cpp build made by `scripts/build-llama-cpp.sh` (source in `src/`, binaries in `build/bin`)."""
+    return cache_dir() / f"llama.cpp-{LLAMA_CPP_PYTHON_VERSION}"
+
+
+def llama_cpp_bin() -> Path:
+    return llama_cpp_root() / "build" / "bin"
+
+
+def llama_cpp_source() -> Path:
+    return llama_cpp_root() / "src" / "vendor" / "llama.cpp"
+
+
+def converter_script() -> Path:
+    """llama.cpp's HF → GGUF converter, from the same vendored source as the tools."""
+    return llama_cpp_source() / "convert_hf_to_gguf.py"
+
+
+def ensure_writable_dir(directory: Path) -> None:
+    """Fail early, with a clear message, if `directory` cannot be created or written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SlmlabError(f"cannot create the output directory {directory}: {e.strerror}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise SlmlabError(f"the output directory {directory} is not writable: choose another path with -o")
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; rename it to `target` only if the block succeeds.
+
+    On any error (or a refused tool run) the temporary file is removed and `target` is untouched.
+    """
+    target = Path(target)
+    ensure_writable_dir(target.parent)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise SlmlabError(f"no output was written for {target}")
+        os.replace(tmp, target)
+    except OSError as e:
+        if e.errno == 28:  # ENOSPC
+            raise SlmlabError(f"the disk is full while writing {target}; nothing was kept. Free space and retry.") from None
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
