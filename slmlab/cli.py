@@ -7,6 +7,7 @@ Each prints a table for people and, with `--json`, data for scripts. Bad input e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -26,15 +27,18 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
-def emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2, default=str) if args.json else text)
+class Result:
+    """What a subcommand hands back: data for --json, text for people, and the exit status."""
+
+    def __init__(self, data: Any, text: str, status: int = 0) -> None:
+        self.data, self.text, self.status = data, text, status
 
 
 def gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
+def cmd_doctor(args: argparse.Namespace) -> Result:
     from slmlab import doctor
 
     report = doctor.run_checks(check_network=not args.no_network)
@@ -46,21 +50,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             f"\nRAM: {gib(hw['ram_bytes'])} ({gib(hw['ram_available_bytes'])} available)  "
             f"disk free: {gib(hw['disk_free_bytes'])} in {hw['cache_dir']}"
             f"\n{'Ready for the course.' if report.ready else 'Not ready: run the fixes above.'}")
-    emit(args, report.as_dict(), text)
-    return 0 if report.ready else 1
+    return Result(report.as_dict(), text, 0 if report.ready else 1)
 
 
-def cmd_models(args: argparse.Namespace) -> int:
+def cmd_models(args: argparse.Namespace) -> Result:
     from slmlab import models
 
     rows = models.list_models()
     text = table([{"name": r["name"], "kind": r["kind"], "size": f"{r['size_bytes'] / 1e6:.1f} MB", "path": r["path"]}
                   for r in rows])
-    emit(args, rows, text)
-    return 0
+    return Result(rows, text)
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
+def cmd_convert(args: argparse.Namespace) -> Result:
     from slmlab import llamacpp, models
 
     model = models.resolve(args.model)
@@ -68,20 +70,18 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise SlmlabError(f"{args.model} is already a GGUF file; convert takes a Hugging Face model")
     out = Path(args.output) if args.output else Path(f"{model.name}-{args.outtype.upper()}.gguf")
     info = llamacpp.convert(model.path, out, args.outtype)
-    emit(args, _gguf_row(info), table([_gguf_row(info)]))
-    return 0
+    return Result(_gguf_row(info), table([_gguf_row(info)]))
 
 
-def cmd_quantize(args: argparse.Namespace) -> int:
+def cmd_quantize(args: argparse.Namespace) -> Result:
     from slmlab import llamacpp
 
     info = llamacpp.quantize(args.source, args.type, args.output, allow_requantize=args.allow_requantize,
                              threads=args.threads)
-    emit(args, _gguf_row(info), table([_gguf_row(info)]))
-    return 0
+    return Result(_gguf_row(info), table([_gguf_row(info)]))
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
+def cmd_generate(args: argparse.Namespace) -> Result:
     from slmlab import llamacpp, models
 
     path = models.gguf_path(args.model)
@@ -89,9 +89,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     data = {"model": g.model, "prompt": g.prompt, "text": g.text, "prompt_tokens": g.prompt_tokens,
             "generated_tokens": g.generated_tokens, "prompt_tokens_per_s": round(g.prompt_tokens_per_s, 2),
             "tokens_per_s": round(g.tokens_per_s, 2), "threads": g.threads}
-    emit(args, data, f"{g.prompt}{g.text}\n\n{g.generated_tokens} tokens at {g.tokens_per_s:.1f} tokens/s "
-                     f"(prompt: {g.prompt_tokens} tokens at {g.prompt_tokens_per_s:.1f} tokens/s, {g.threads} threads)")
-    return 0
+    return Result(data, f"{g.prompt}{g.text}\n\n{g.generated_tokens} tokens at {g.tokens_per_s:.1f} tokens/s "
+                        f"(prompt: {g.prompt_tokens} tokens at {g.prompt_tokens_per_s:.1f} tokens/s, {g.threads} threads)")
+
+
+def cmd_ppl(args: argparse.Namespace) -> Result:
+    from slmlab import llamacpp, models
+
+    path = models.gguf_path(args.model)
+    p = llamacpp.perplexity(path, args.text, context=args.context, chunks=args.chunks, threads=args.threads)
+    data = {"model": p.model, "perplexity": p.perplexity, "uncertainty": p.uncertainty, "context": p.context,
+            "chunks": p.chunks, "threads": p.threads, "text": p.text}
+    return Result(data, f"{p.model}: perplexity {p.perplexity:.4f} ± {p.uncertainty:.4f} "
+                        f"({p.chunks} chunks of {p.context} tokens, {p.threads} threads, text {p.text})")
 
 
 def _gguf_row(info) -> dict[str, Any]:
@@ -129,13 +139,23 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("-n", type=int, default=32, help="tokens to generate")
     g.add_argument("--threads", type=int, default=None)
     g.add_argument("--temperature", type=float, default=0.0)
+    pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
+    pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
+    pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")
+    pp.add_argument("--context", type=int, default=256, help="tokens per chunk (default 256)")
+    pp.add_argument("--chunks", type=int, default=None, help="at most this many chunks (default: the whole text)")
+    pp.add_argument("--threads", type=int, default=None)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        # with --json, stdout carries only the JSON: the commands the tools run are echoed on stderr
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            result = args.func(args)
+        print(json.dumps(result.data, indent=2, default=str) if args.json else result.text)
+        return result.status
     except SlmlabError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -7,6 +7,8 @@ has, so a test can check that a "Q4_0" file holds Q4_0 weight matrices.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,13 +69,22 @@ class GGUFInfo:
 
 
 def read_gguf(path: str | Path) -> GGUFInfo:
-    """Read a GGUF file's header and tensor table; raise SlmlabError if it is missing, not GGUF, or cut short."""
-    import gguf  # the copy vendored with llama.cpp, installed by `make setup`
+    """Read a GGUF file's header and tensor table; raise SlmlabError if it is missing, not GGUF, or cut short.
 
+    Results are cached per (path, size, modification time): a big vocabulary makes the header slow to parse.
+    """
     path = Path(path)
     if not path.is_file():
         raise SlmlabError(f"no such GGUF file: {path}")
-    size = path.stat().st_size
+    st = path.stat()
+    info = _read_gguf(path.resolve(), st.st_size, st.st_mtime_ns)
+    return dataclasses.replace(info, path=path)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_gguf(path: Path, size: int, mtime_ns: int) -> GGUFInfo:
+    import gguf  # the copy vendored with llama.cpp, installed by `make setup`
+
     with path.open("rb") as f:
         magic = f.read(4)
     if magic != b"GGUF":

@@ -95,8 +95,7 @@ def quant_types() -> tuple[str, ...]:
     text = proc.stdout + proc.stderr
     section = text.split("Allowed quantization types:", 1)[-1]
     names = re.findall(r"^\s*\d+\s+or\s+([A-Z0-9_]+)\s*:", section, flags=re.M)
-    names += re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s*:", section, flags=re.M)
-    seen = dict.fromkeys(n for n in names if n not in ("COPY",))
+    seen = dict.fromkeys(names)
     if not seen:
         raise SlmlabError("could not read the quantization types from `llama-quantize --help`")
     return tuple(seen)
@@ -211,3 +210,52 @@ def generate(gguf_path: str | Path, prompt: str, n_tokens: int = 32, *, threads:
         prompt_tokens=out["usage"]["prompt_tokens"], generated_tokens=out["usage"]["completion_tokens"],
         prompt_seconds=perf.t_p_eval_ms / 1000, generation_seconds=perf.t_eval_ms / 1000, threads=threads,
     )
+
+
+@dataclass
+class Perplexity:
+    model: str
+    perplexity: float
+    uncertainty: float
+    context: int
+    chunks: int
+    threads: int
+    text: str
+
+
+def heldout_text() -> Path:
+    """The held-out text slm-nano never saw in training (Python stdlib docstrings of held-out modules)."""
+    return paths.CORPUS_DIR / "stdlib-docstrings.heldout.txt"
+
+
+def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context: int = 256,
+               chunks: int | None = None, threads: int | None = None) -> Perplexity:
+    """`llama-perplexity` on a text file: deterministic for a fixed text, context, chunk count and thread count."""
+    import tempfile
+
+    gguf_path = Path(gguf_path)
+    read_gguf(gguf_path)
+    text = Path(text) if text else heldout_text()
+    if not text.is_file():
+        raise SlmlabError(f"no such text file: {text}")
+    threads = threads or default_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "perplexity.log"  # piped output may lose the final line; the log file keeps it
+        cmd: list[str | Path] = [tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context),
+                                 "-b", str(context), "-t", str(threads), "--log-file", log]
+        if chunks:
+            cmd += ["--chunks", str(chunks)]
+        proc = run(cmd)
+        output = (log.read_text(errors="replace") if log.exists() else "") + proc.stdout + proc.stderr
+    m = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", output)
+    running = re.findall(r"\[(\d+)\]([\d.]+),", output)  # the running estimate after each chunk
+    if not m and running:
+        # the tool's log thread can lose its last line at exit; the last running estimate is the same number
+        m = re.match(r"([\d.]+)()", running[-1][1])
+    if not m:
+        if "tokens in the file" in output or "you need at least" in output:
+            raise SlmlabError(f"{text} is too short for a perplexity run at context {context}: give a longer text or a smaller context")
+        raise SlmlabError(f"llama-perplexity gave no final estimate for {gguf_path.name}")
+    n = re.search(r"calculating perplexity over (\d+) chunks", output)
+    return Perplexity(gguf_path.name, float(m.group(1)), float(m.group(2) or "nan"), context,
+                      int(n.group(1)) if n else (chunks or 0), threads, str(text))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 
 def peak_rss_bytes() -> int:
@@ -61,3 +63,28 @@ def cpu_info() -> CPUInfo:
     relevant = {k: v for k, v in features.items()
                 if (machine in ("x86_64", "AMD64")) == (k not in ("NEON", "SVE", "ARM dot product"))}
     return CPUInfo(model=model or machine, arch=machine, cores=os.cpu_count() or 1, features=relevant)
+
+
+def results_path(notebook: str) -> Path:
+    """Where a notebook saves its measurements (`SLMLAB_HOME/results/NAME.json`), for later lessons to reuse."""
+    from slmlab.paths import cache_dir
+
+    return cache_dir() / "results" / f"{notebook}.json"
+
+
+def save_results(notebook: str, results: dict) -> Path:
+    """Save a notebook's measurements as JSON, atomically, with the machine they were measured on."""
+    from slmlab.paths import atomic_output
+
+    cpu = cpu_info()
+    data = {"machine": {"cpu": cpu.model, "cores": cpu.cores, "simd": [k for k, v in cpu.features.items() if v]},
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **results}
+    target = results_path(notebook)
+    with atomic_output(target) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return target
+
+
+def load_results(notebook: str) -> dict | None:
+    path = results_path(notebook)
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -54,8 +54,12 @@ def ensure_writable_dir(directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SlmlabError(f"cannot create the output directory {directory}: {e.strerror}") from None
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise SlmlabError(f"the output directory {directory} is not writable: choose another path with -o")
+    probe = directory / f".slmlab-write-test-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        raise SlmlabError(f"the output directory {directory} is not writable: choose another path with -o") from None
 
 
 @contextlib.contextmanager

@@ -1,0 +1,21 @@
+# The course in two commands:  make lab  (set up, open JupyterLab)  ·  make test  (set up, run every test)
+SHELL := /bin/bash
+VENV  := .venv
+export SLMLAB_HOME ?= $(HOME)/.cache/slmlab
+
+.PHONY: setup lab test unit notebooks clean
+
+setup:                 ## venv with the pinned packages, llama.cpp built once into $(SLMLAB_HOME), offline models
+	@bash scripts/setup.sh
+
+lab: setup             ## open the course in JupyterLab (Ctrl-C to stop)
+	@bash scripts/lab.sh
+
+test: setup            ## unit tests, every notebook with papermill, then nbval (offline, one thread)
+	@bash scripts/test.sh
+
+unit: setup            ## only the package's unit tests
+	@bash scripts/test.sh unit
+
+clean:                 ## remove the venv and test outputs (the llama.cpp build in the cache stays)
+	rm -rf $(VENV) build .cache .pytest_cache

