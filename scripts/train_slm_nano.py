@@ -28,13 +28,14 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "corpus"
-OUT = ROOT / "data" / "models" / "slm-nano"
+OUT = Path(os.environ.get("SLM_NANO_OUT", ROOT / "data" / "models" / "slm-nano"))
 
 VOCAB = 4096
 CONTEXT = 256
 BATCH = 16
-STEPS = int(os.environ.get("SLM_NANO_STEPS", "900"))
-LR = 3e-3
+STEPS = int(os.environ.get("SLM_NANO_STEPS", "800"))
+LR = float(os.environ.get("SLM_NANO_LR", "3e-3"))
+WEIGHT_DECAY = float(os.environ.get("SLM_NANO_WD", "0.1"))
 WARMUP = 50
 SEED = 0
 
@@ -96,7 +97,7 @@ def main() -> None:
     model = LlamaForCausalLM(config)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params:,}")
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, STEPS) / STEPS)))
     )
@@ -130,7 +131,7 @@ def main() -> None:
     }, indent=2) + "\n")
     (OUT / "training_log.json").write_text(json.dumps({
         "parameters": n_params, "train_tokens": len(train_ids), "heldout_tokens": len(heldout_ids),
-        "steps": STEPS, "batch": BATCH, "context": CONTEXT, "lr": LR, "seed": SEED,
+        "steps": STEPS, "batch": BATCH, "context": CONTEXT, "lr": LR, "weight_decay": WEIGHT_DECAY, "seed": SEED,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "seconds": round(time.time() - start), "log": log,
     }, indent=2) + "\n")

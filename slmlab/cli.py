@@ -54,8 +54,17 @@ def cmd_doctor(args: argparse.Namespace) -> Result:
 
 
 def cmd_models(args: argparse.Namespace) -> Result:
-    from slmlab import models
+    from slmlab import hub, models
 
+    if args.add:
+        e = hub.register(args.add[0], args.add[1], source="added with slmlab models --add")
+        return Result(vars(e), f"registered {e.name}: {e.path} ({e.size_bytes:,} bytes, sha256 {e.sha256[:16]}…)")
+    if args.verify:
+        v = hub.verify(args.verify)
+        return Result(v, f"{args.verify}: {'ok, the SHA-256 matches' if v['ok'] else 'FAILED: ' + v['problem']}", 0 if v["ok"] else 1)
+    if args.remove:
+        e = hub.unregister(args.remove)
+        return Result(vars(e), f"removed {e.name} from the registry (the file {e.path} stays)")
     rows = models.list_models()
     text = table([{"name": r["name"], "kind": r["kind"], "size": f"{r['size_bytes'] / 1e6:.1f} MB", "path": r["path"]}
                   for r in rows])
@@ -93,6 +102,31 @@ def cmd_generate(args: argparse.Namespace) -> Result:
                         f"(prompt: {g.prompt_tokens} tokens at {g.prompt_tokens_per_s:.1f} tokens/s, {g.threads} threads)")
 
 
+def cmd_pull(args: argparse.Namespace) -> Result:
+    from slmlab import hub
+
+    folder, checks = hub.download(args.repo, args.include)
+    for c in checks:
+        if c["file"].endswith(".gguf"):
+            hub.register(args.name or Path(c["file"]).stem, folder / c["file"], source=f"hub: {args.repo}", replace=True)
+    text = f"{args.repo} → {folder}\n" + table([{"file": c["file"], "sha256 ok": c["ok"]} for c in checks])
+    return Result({"repo": args.repo, "path": str(folder), "checks": checks}, text)
+
+
+def cmd_info(args: argparse.Namespace) -> Result:
+    from slmlab import catalog
+
+    i = catalog.info(args.model)
+    data = {"name": i.name, "params": i.params, "embedding_params": i.embedding, "non_embedding_params": i.non_embedding,
+            "tied_embeddings": i.tied_embeddings, "class": i.size_class, "context_length": i.context_length,
+            "sizes": i.sizes, "source": i.source}
+    rows = [{"type": t, "bytes": f"{b:,}", "GB": f"{b / 1e9:.3f}", "GiB": f"{b / 2**30:.3f}"} for t, b in i.sizes.items()]
+    text = (f"{i.name}: {i.params:,} parameters ({i.non_embedding:,} non-embedding, "
+            f"{'tied' if i.tied_embeddings else 'untied'} embeddings) → class {i.size_class}; context {i.context_length}\n"
+            f"estimated GGUF file sizes (GB = 10^9 bytes, GiB = 2^30 bytes):\n" + table(rows))
+    return Result(data, text)
+
+
 def cmd_ppl(args: argparse.Namespace) -> Result:
     from slmlab import llamacpp, models
 
@@ -122,7 +156,14 @@ def parser() -> argparse.ArgumentParser:
 
     d = add("doctor", cmd_doctor, "check tools, packages, models and hardware; exit 1 if the course cannot run")
     d.add_argument("--no-network", action="store_true", help="skip the hub reachability check")
-    add("models", cmd_models, "list the offline models and their files")
+    m = add("models", cmd_models, "list the offline and registered models; manage the local registry")
+    m.add_argument("--add", nargs=2, metavar=("NAME", "PATH"), help="register a model file under NAME (records its SHA-256)")
+    m.add_argument("--verify", metavar="NAME", help="check a registered file against its recorded SHA-256")
+    m.add_argument("--remove", metavar="NAME", help="remove NAME from the registry (the file stays)")
+    pl = add("pull", cmd_pull, "download a model from the Hugging Face hub, checking SHA-256s (needs a network)")
+    pl.add_argument("repo", help="a hub id, e.g. Qwen/Qwen3-0.6B")
+    pl.add_argument("--include", action="append", help="only files matching this pattern (repeatable), e.g. '*Q4_K_M.gguf'")
+    pl.add_argument("--name", help="registry name for a downloaded GGUF")
     c = add("convert", cmd_convert, "Hugging Face model → GGUF with llama.cpp's convert_hf_to_gguf.py")
     c.add_argument("model", help="slm-nano, a model folder, or a hub id")
     c.add_argument("--outtype", default="f16", help="f32, f16, bf16, q8_0, tq1_0 or tq2_0 (default f16)")
@@ -139,6 +180,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("-n", type=int, default=32, help="tokens to generate")
     g.add_argument("--threads", type=int, default=None)
     g.add_argument("--temperature", type=float, default=0.0)
+    i = add("info", cmd_info, "parameters, size class and estimated GGUF sizes, computed from the model's config")
+    i.add_argument("model", help="a catalog name (qwen3-0.6b …), a hub id, or a model folder")
     pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
     pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
     pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")

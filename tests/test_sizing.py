@@ -1,0 +1,59 @@
+import json
+
+import pytest
+
+from slmlab import catalog, paths, sizing
+from slmlab.gguf_file import read_gguf
+
+
+def nano_config():
+    return json.loads((paths.MODELS_DIR / "slm-nano" / "config.json").read_text())
+
+
+@pytest.mark.parametrize("qtype", ["Q8_0", "Q5_1", "Q4_0", "Q4_K_M", "TQ2_0"])
+def test_estimate_is_within_2_percent_of_what_llama_quantize_writes(nano_quants, qtype):
+    est = sizing.estimate_sizes(nano_config(), (qtype,))[qtype]
+    real = read_gguf(nano_quants[qtype])
+    assert abs(est.total_bytes / real.size_bytes - 1) < 0.02
+    assert {k: v for k, v in est.types.items() if k != "F32"} == real.matrix_types  # the same tensor types
+
+
+def test_estimate_of_the_f16_conversion(nano_f16):
+    est = sizing.estimate_sizes(nano_config(), ("F16",))["F16"]
+    assert abs(est.total_bytes / nano_f16.stat().st_size - 1) < 0.02
+
+
+def test_estimate_of_the_shipped_gemma_q4_k_m(gemma):
+    est = sizing.estimate_sizes(catalog.get("gemma-3-270m").config, ("Q4_K_M",))["Q4_K_M"]
+    real = read_gguf(gemma)
+    assert abs(est.total_bytes / real.size_bytes - 1) < 0.02
+    assert {k: v for k, v in est.types.items() if k != "F32"} == real.matrix_types
+
+
+def test_block_sizes_come_from_gguf():
+    import gguf
+
+    assert sizing.bits_floor("Q4_0") == 8 * gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType.Q4_0][1] / 32 == 4.5
+    assert sizing.bits_floor("Q8_0") == 8.5 and sizing.bits_floor("Q4_K_M") == 4.5
+
+
+def test_kv_cache_grows_linearly_with_context():
+    cfg = catalog.get("qwen3-0.6b").config
+    a, b = sizing.kv_cache(cfg, 1024), sizing.kv_cache(cfg, 2048)
+    assert b.bytes == 2 * a.bytes
+    # 2 (K, V) × 28 layers × 8 KV heads × 128 dims × 2 bytes per token
+    assert a.per_token_bytes == 2 * 28 * 8 * 128 * 2
+
+
+def test_gemma_sliding_window_layers_hold_at_most_the_window():
+    cfg = catalog.get("gemma-3-270m").config
+    kv = sizing.kv_cache(cfg, 32768)
+    assert (kv.layers_full, kv.layers_sliding, kv.window) == (3, 15, 512)
+    full = sizing.kv_cache(cfg, 32768, window_limited=False)
+    assert kv.bytes < full.bytes / 5
+
+
+def test_runtime_memory_adds_up():
+    cfg = nano_config()
+    m = sizing.runtime_memory(10_000_000, cfg, 256)
+    assert m["total"] == m["weights"] + m["kv_cache"] + m["compute"] and m["kv_cache"] > 0
