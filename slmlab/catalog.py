@@ -95,7 +95,9 @@ def build_on_meta(config: dict):
     """A transformers model with the config's exact shapes and no memory (PyTorch's meta device)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.set_verbosity_error()  # config-format notices (e.g. Phi's rope fields) are not the learner's concern
     config = dict(config)
     model_type = config.pop("model_type", None)
     if model_type is None:

@@ -231,11 +231,30 @@ def kv_cache(config: dict, context: int, bytes_per_element: int = 2, window_limi
 
 def runtime_memory(file_bytes: int, config: dict, context: int, window_limited: bool = False) -> dict[str, int]:
     """A first estimate of memory while generating: the weights (the file, memory-mapped) + the KV cache +
-    llama.cpp's compute buffer, estimated as one batch of 512 tokens' activations and the logits (F32).
-    Lesson 03 measures the real figure and checks this."""
+    llama.cpp's compute buffer, estimated (F32) as one batch of up to 512 tokens' activations, its attention
+    scores against the whole context, and one token's logits. Lesson 03 measures the real figure."""
     cfg = config.get("text_config", config)
     kv = kv_cache(config, context, window_limited=window_limited).bytes
     n_batch = min(512, context)
-    compute = 4 * n_batch * (cfg["hidden_size"] * 4 + cfg.get("intermediate_size", 4 * cfg["hidden_size"])) \
-        + 4 * cfg["vocab_size"] * n_batch
+    activations = n_batch * (cfg["hidden_size"] * 4 + cfg.get("intermediate_size", 4 * cfg["hidden_size"]))
+    scores = n_batch * context * cfg["num_attention_heads"]
+    compute = 4 * (activations + scores + cfg["vocab_size"])
     return {"weights": file_bytes, "kv_cache": kv, "compute": compute, "total": file_bytes + kv + compute}
+
+
+def judge_range(size_bytes: int, low_gb: float, high_gb: float) -> str:
+    """Does a size fall in a claimed range? 'holds', 'holds only in GiB' (the claim's GB are really GiB), or 'does not hold'."""
+    if low_gb <= size_bytes / GB <= high_gb:
+        return "holds"
+    if low_gb <= size_bytes / GiB <= high_gb:
+        return "holds only in GiB"
+    return "does not hold"
+
+
+def judge_reduction(file_type: str, claimed: float, measured: float, baseline: str = "F16") -> str:
+    """A claimed size reduction against the baseline: 'impossible' if it needs fewer bits per weight than the
+    type's floor (from gguf's table), 'holds' within 5 points of the computed reduction, else 'does not hold'."""
+    best = 1 - bits_floor(file_type) / bits_floor(baseline)
+    if claimed > best + 0.005:
+        return f"impossible: even at the {bits_floor(file_type)} bits/weight floor the reduction is {best:.1%}"
+    return "holds" if abs(claimed - measured) <= 0.05 else "does not hold"

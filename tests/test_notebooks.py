@@ -17,6 +17,8 @@ pytestmark = pytest.mark.notebook
 # small parameters for CI: one thread (see the README on why), fewer tokens, no network probe
 CI_PARAMETERS = {
     "00_start_here": {"N_TOKENS": 16, "THREADS": 1, "CHECK_NETWORK": False},
+    "01_classifying_slms": {},
+    "02_acquiring_models": {"ONLINE": False},
 }
 OUT = paths.REPO_ROOT / "build" / "notebooks"
 
@@ -59,3 +61,27 @@ def test_00_start_here_checks_the_machine_and_measures_both_models():
     assert speeds["slm-nano"]["generation tokens/s"] > speeds["gemma-3-270m"]["generation tokens/s"]
     assert "✓ Right" in text  # the exercise's check ran on the solution
     assert "SIMD  " in text and "CPU   " in text  # the doctor section printed the hardware
+
+
+def test_01_classifying_counts_estimates_and_judges_the_lesson():
+    nb = execute("01_classifying_slms")
+    text = outputs(nb)
+    results = measure.load_results("01_classifying_slms")
+    params = {r["model"]: r for r in results["parameters"]}
+    assert params["qwen3-0.6b"]["params"] == 596_049_920 and params["qwen3-0.6b"]["class"] == "micro"
+    assert params["qwen3-1.7b"]["params"] == 1_720_574_976 and params["qwen3-1.7b"]["class"] == "small"
+    # the estimates were checked against files llama-quantize wrote in this run
+    assert {(r["model"], r["type"]) for r in results["estimate_check"]} >= {("slm-nano", "Q4_0"), ("slm-nano", "Q8_0"), ("gemma-3-270m", "Q4_K_M")}
+    assert all(abs(r["difference"]) < 0.02 for r in results["estimate_check"])
+    verdicts = {r["verdict"].split(":")[0] for r in results["claims"]}
+    assert "impossible" in verdicts and "holds" in verdicts  # Q4_0 "75%" cannot be; Qwen3-0.6B "under 1 GB" is
+    assert "✓" in text and "VBox" in text  # the exercise's check passed; the explorer widget was built
+
+
+def test_02_acquiring_offline_fails_fast_and_the_registry_catches_damage():
+    nb = execute("02_acquiring_models")
+    text = outputs(nb)
+    results = measure.load_results("02_acquiring_models")
+    assert results["online"] is False
+    assert results["offline_pull"]["exit"] == 2 and results["offline_pull"]["seconds"] < 20
+    assert "skipped: no network" in text and "'ok': False" in text and "matches SHA256SUMS" in text
