@@ -127,6 +127,19 @@ def cmd_info(args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
+def cmd_bench(args: argparse.Namespace) -> Result:
+    from slmlab import llamacpp, models
+
+    b = llamacpp.bench(models.gguf_path(args.model), threads=args.threads, n_prompt=args.n_prompt, n_gen=args.n_gen,
+                       reps=args.reps)
+    data = {"model": b.model, "threads": b.threads, "n_prompt": b.n_prompt, "n_gen": b.n_gen,
+            "llama_bench": {"prompt_tokens_per_s": round(b.llama_bench_pp, 2), "generation_tokens_per_s": round(b.llama_bench_tg, 2)},
+            "slmlab": {"generation_tokens_per_s": round(b.ours_tg, 2)}, "ratio": round(b.ratio, 3)}
+    text = table([{"path": "llama-bench", "prompt tok/s": f"{b.llama_bench_pp:.1f}", "generation tok/s": f"{b.llama_bench_tg:.1f}"},
+                  {"path": "slmlab (llama-cpp-python, greedy)", "prompt tok/s": "", "generation tok/s": f"{b.ours_tg:.1f}"}])
+    return Result(data, f"{b.model}, {b.threads} thread(s)\n{text}\nratio slmlab / llama-bench: {b.ratio:.3f}")
+
+
 def cmd_ppl(args: argparse.Namespace) -> Result:
     from slmlab import llamacpp, models
 
@@ -182,6 +195,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--temperature", type=float, default=0.0)
     i = add("info", cmd_info, "parameters, size class and estimated GGUF sizes, computed from the model's config")
     i.add_argument("model", help="a catalog name (qwen3-0.6b …), a hub id, or a model folder")
+    b = add("bench", cmd_bench, "generation speed: llama-bench and slmlab's own path on the same file and threads")
+    b.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
+    b.add_argument("--threads", type=int, default=None)
+    b.add_argument("--n-prompt", type=int, default=64)
+    b.add_argument("--n-gen", type=int, default=64)
+    b.add_argument("--reps", type=int, default=3)
     pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
     pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
     pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")

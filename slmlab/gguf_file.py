@@ -124,3 +124,17 @@ def _read_gguf(path: Path, size: int, mtime_ns: int) -> GGUFInfo:
         context_length=field_value(f"{arch}.context_length"),
         tensors=tensors,
     )
+
+
+def bytes_read_per_token(info: GGUFInfo) -> int:
+    """Weight bytes one generated token reads: every matrix once, except the token-embedding table, of which a
+    single row is read — unless it is tied to the output, whose matrix-vector product reads all of it."""
+    names = {t.name for t in info.tensors}
+    tied = "output.weight" not in names
+    total = 0
+    for t in info.tensors:
+        if t.name == "token_embd.weight" and not tied:
+            total += t.n_bytes // t.shape[-1]  # one row of the table
+        else:
+            total += t.n_bytes
+    return total

@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,30 +187,110 @@ def default_threads() -> int:
 
 @functools.lru_cache(maxsize=4)
 def load(gguf_path: str, n_ctx: int = 512, threads: int | None = None):
-    """Load a GGUF with llama-cpp-python (cached, so a notebook loads each model once)."""
+    """Load a GGUF with llama-cpp-python (cached, so a notebook loads each model once).
+
+    Flash attention is switched on: llama.cpp's own tools use it on CPU ("auto"), while the binding's
+    default is off — measurably slower (see `slmlab bench`)."""
     import llama_cpp
 
     read_gguf(gguf_path)
-    return llama_cpp.Llama(model_path=str(gguf_path), n_ctx=n_ctx, n_threads=threads or default_threads(),
-                           n_threads_batch=threads or default_threads(), seed=0, verbose=False)
+    threads = threads or default_threads()
+    return llama_cpp.Llama(model_path=str(gguf_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                           flash_attn=True, seed=0, verbose=False)
+
+
+def greedy_tokens(llm, prompt_tokens: list[int], n_tokens: int, stop_at_eos: bool = True) -> tuple[list[int], float, float]:
+    """Greedy decoding: evaluate the prompt, then repeatedly take the most likely token and evaluate it.
+
+    The logits are read in place from llama.cpp's buffer (no copy), so the loop costs almost nothing
+    beyond llama.cpp's own work. Returns the tokens and the prompt and generation wall times.
+    """
+    import numpy as np
+
+    n_vocab, eos = llm.n_vocab(), llm.token_eos()
+    llm.reset()
+    t0 = time.perf_counter()
+    llm.eval(prompt_tokens)
+    t1 = time.perf_counter()
+    out: list[int] = []
+    for _ in range(n_tokens):
+        token = int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))))
+        if stop_at_eos and token == eos:
+            break
+        out.append(token)
+        llm.eval([token])
+    t2 = time.perf_counter()
+    return out, t1 - t0, t2 - t1
 
 
 def generate(gguf_path: str | Path, prompt: str, n_tokens: int = 32, *, threads: int | None = None,
-             temperature: float = 0.0, n_ctx: int = 512) -> Generation:
-    """Complete `prompt` with llama-cpp-python; times come from llama.cpp's own performance counters."""
-    import llama_cpp
+             temperature: float = 0.0, n_ctx: int | None = None) -> Generation:
+    """Complete `prompt` with llama-cpp-python and time the prompt and the generated tokens (wall clock).
 
+    At temperature 0 this is greedy decoding (`greedy_tokens`); otherwise llama-cpp-python's sampler."""
     threads = threads or default_threads()
-    llm = load(str(gguf_path), n_ctx, threads)
-    llm.reset()
-    llama_cpp.llama_perf_context_reset(llm.ctx)
-    out = llm.create_completion(prompt, max_tokens=n_tokens, temperature=temperature, top_k=1 if temperature == 0 else 40)
-    perf = llama_cpp.llama_perf_context(llm.ctx)
-    return Generation(
-        model=Path(gguf_path).name, prompt=prompt, text=out["choices"][0]["text"],
-        prompt_tokens=out["usage"]["prompt_tokens"], generated_tokens=out["usage"]["completion_tokens"],
-        prompt_seconds=perf.t_p_eval_ms / 1000, generation_seconds=perf.t_eval_ms / 1000, threads=threads,
-    )
+    llm = load(str(gguf_path), n_ctx or context_for(gguf_path), threads)
+    prompt_tokens = llm.tokenize(prompt.encode(), add_bos=True)
+    if temperature == 0:
+        tokens, t_prompt, t_gen = greedy_tokens(llm, prompt_tokens, n_tokens)
+        text = llm.detokenize(tokens, prev_tokens=prompt_tokens).decode("utf-8", errors="replace")
+        n_gen = len(tokens)
+    else:
+        llm.reset()
+        start = time.perf_counter()
+        out = llm.create_completion(prompt, max_tokens=n_tokens, temperature=temperature)
+        t_gen, t_prompt = time.perf_counter() - start, 0.0
+        text, n_gen = out["choices"][0]["text"], out["usage"]["completion_tokens"]
+    return Generation(model=Path(gguf_path).name, prompt=prompt, text=text, prompt_tokens=len(prompt_tokens),
+                      generated_tokens=n_gen, prompt_seconds=t_prompt, generation_seconds=t_gen, threads=threads)
+
+
+def context_for(gguf_path: str | Path, cap: int = 2048) -> int:
+    """A context size for a model: its training context, capped (the KV cache grows with it)."""
+    trained = read_gguf(gguf_path).context_length or cap
+    return int(min(trained, cap))
+
+
+@dataclass
+class Bench:
+    model: str
+    threads: int
+    n_prompt: int
+    n_gen: int
+    llama_bench_pp: float  # prompt tokens/s, llama-bench
+    llama_bench_tg: float  # generated tokens/s, llama-bench
+    ours_tg: float  # generated tokens/s, slmlab's greedy path (llama-cpp-python), same file and threads
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_tg / self.llama_bench_tg
+
+
+def llama_bench(gguf_path: str | Path, threads: int, n_prompt: int = 64, n_gen: int = 64, reps: int = 3) -> dict[str, float]:
+    """`llama-bench -o json`: mean prompt (pp) and generation (tg) tokens/s."""
+    import json
+
+    read_gguf(gguf_path)
+    proc = run([tool_path("llama-bench"), "-m", gguf_path, "-t", str(threads), "-p", str(n_prompt), "-n", str(n_gen),
+                "-r", str(reps), "-o", "json"])
+    results = json.loads(proc.stdout)
+    pp = next(r["avg_ts"] for r in results if r["n_prompt"] > 0 and r["n_gen"] == 0)
+    tg = next(r["avg_ts"] for r in results if r["n_gen"] > 0 and r["n_prompt"] == 0)
+    return {"pp": pp, "tg": tg}
+
+
+def bench(gguf_path: str | Path, threads: int | None = None, n_prompt: int = 64, n_gen: int = 64, reps: int = 3) -> Bench:
+    """llama-bench and our own generation path on the same file and threads; `ratio` = ours / llama-bench."""
+    threads = threads or default_threads()
+    lb = llama_bench(gguf_path, threads, n_prompt, n_gen, reps)
+    llm = load(str(gguf_path), max(256, n_prompt + n_gen), threads)  # the context llama-bench gives a test
+    start = [llm.token_bos()] if llm.token_bos() >= 0 else [0]
+    greedy_tokens(llm, start, 8, stop_at_eos=False)  # warm-up, as llama-bench does
+    speeds = []
+    for _ in range(reps):
+        tokens, _, seconds = greedy_tokens(llm, start, n_gen, stop_at_eos=False)
+        speeds.append(len(tokens) / seconds)
+    return Bench(Path(gguf_path).name, threads, n_prompt, n_gen, lb["pp"], lb["tg"], sum(speeds) / len(speeds))
 
 
 @dataclass
@@ -259,3 +340,51 @@ def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context
     n = re.search(r"calculating perplexity over (\d+) chunks", output)
     return Perplexity(gguf_path.name, float(m.group(1)), float(m.group(2) or "nan"), context,
                       int(n.group(1)) if n else (chunks or 0), threads, str(text))
+
+
+@dataclass
+class Memory:
+    model: str
+    context: int
+    baseline_bytes: int  # the Python process before the model is loaded
+    loaded_bytes: int  # resident after loading (weights memory-mapped, KV cache and buffers allocated)
+    peak_bytes: int  # peak resident after generating
+
+    @property
+    def model_bytes(self) -> int:
+        """Peak memory that the model adds to the process: peak minus the baseline."""
+        return self.peak_bytes - self.baseline_bytes
+
+
+# A fresh process: import the binding, note the memory, load, generate, note the peak. It does not read the
+# file with `gguf` first (its Python parse of a large vocabulary would dominate the peak).
+_MEMORY_PROBE = """
+import json, resource, sys
+import llama_cpp, numpy as np
+path, ctx, n, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rss = lambda: int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
+base = rss()
+llm = llama_cpp.Llama(model_path=path, n_ctx=ctx, n_threads=threads, n_threads_batch=threads, flash_attn=True, verbose=False)
+loaded = rss()
+llm.eval(llm.tokenize(b"The", add_bos=True))
+n_vocab = llm.n_vocab()
+for _ in range(n):
+    llm.eval([int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))))])
+peak = max(rss(), loaded)
+print(json.dumps({"baseline": base, "loaded": loaded, "peak": peak}))
+"""
+
+
+def memory_while_generating(gguf_path: str | Path, context: int = 512, n_tokens: int = 32,
+                            threads: int | None = None) -> Memory:
+    """Resident memory of a fresh process that loads the model and generates (measured, not estimated)."""
+    import json
+
+    read_gguf(gguf_path)
+    threads = threads or default_threads()
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(gguf_path), str(context), str(n_tokens), str(threads)],
+                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise SlmlabError(f"the memory probe failed for {Path(gguf_path).name}: {proc.stderr.strip().splitlines()[-1:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Memory(Path(gguf_path).name, context, r["baseline"], r["loaded"], r["peak"])

@@ -88,3 +88,17 @@ def save_results(notebook: str, results: dict) -> Path:
 def load_results(notebook: str) -> dict | None:
     path = results_path(notebook)
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def memory_bandwidth(size_bytes: int = 1 << 29, repeats: int = 5) -> float:
+    """Read bandwidth in bytes/s: the best of `repeats` sums over a buffer far larger than the CPU caches."""
+    import numpy as np
+
+    buf = np.ones(size_bytes // 8, dtype=np.float64)
+    buf.sum()  # touch every page once
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        buf.sum()
+        best = min(best, time.perf_counter() - start)
+    return size_bytes / best

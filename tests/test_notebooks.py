@@ -19,6 +19,7 @@ CI_PARAMETERS = {
     "00_start_here": {"N_TOKENS": 16, "THREADS": 1, "CHECK_NETWORK": False},
     "01_classifying_slms": {},
     "02_acquiring_models": {"ONLINE": False},
+    "03_quantizing_with_llama_cpp": {"THREADS": 1, "BENCH_REPS": 2, "GEMMA_PPL_CHUNKS": 4},
 }
 OUT = paths.REPO_ROOT / "build" / "notebooks"
 
@@ -85,3 +86,24 @@ def test_02_acquiring_offline_fails_fast_and_the_registry_catches_damage():
     assert results["online"] is False
     assert results["offline_pull"]["exit"] == 2 and results["offline_pull"]["seconds"] < 20
     assert "skipped: no network" in text and "'ok': False" in text and "matches SHA256SUMS" in text
+
+
+def test_03_quantizing_measures_every_type_and_judges_the_claims():
+    nb = execute("03_quantizing_with_llama_cpp")
+    text = outputs(nb)
+    r = measure.load_results("03_quantizing_with_llama_cpp")
+    table = {row["type"]: row for row in r["table"]}
+    assert set(table) == {"F16", "Q8_0", "Q5_1", "Q5_K_M", "Q4_K_M", "Q4_0", "Q2_K", "TQ2_0", "TQ1_0"}
+    ppl = {t: row["perplexity"] for t, row in table.items()}
+    assert abs(ppl["Q8_0"] / ppl["F16"] - 1) < 0.01 and ppl["TQ2_0"] > ppl["Q4_0"] > ppl["F16"]
+    assert all(row["tg tok/s"] > 0 and row["pp tok/s"] > 0 and row["memory MB"] > 0 for row in table.values())
+    assert all(abs(row["estimated bytes"] / row["bytes"] - 1) < 0.02 for row in table.values())
+    assert table["Q4_0"]["bytes"] < table["Q8_0"]["bytes"] < table["F16"]["bytes"]
+    gemma = {row["file"]: row for row in r["gemma"]}
+    # block quantization of a small model: Q4_0 is barely smaller than Q4_K_M and clearly worse
+    assert gemma["Q4_0"]["perplexity"] > gemma["Q4_K_M (shipped)"]["perplexity"] * 1.1
+    assert gemma["Q4_0"]["MB"] < gemma["Q4_K_M (shipped)"]["MB"]
+    claims = {c["claim"]: c["verdict"] for c in r["claims"]}
+    assert claims["Q4_0 reduces size by about 75%"].startswith("impossible")
+    assert r["bandwidth_bytes_per_s"] > 1e9
+    assert "✓" in text
