@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 args=(--ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1)
 [[ $EUID -eq 0 ]] && args+=(--allow-root)     # containers and Binder-like machines run as root
 [[ -z "${DISPLAY:-}" && -z "${BROWSER:-}" ]] && args+=(--no-browser) && echo "No display: open the URL printed below in your browser."
-exec .venv/bin/jupyter lab "${args[@]}" "$@" 00_start_here.ipynb
+exec .venv/bin/jupyter lab "${args[@]}" "$@" notebooks/00_start_here.ipynb

@@ -140,6 +140,26 @@ def cmd_bench(args: argparse.Namespace) -> Result:
     return Result(data, f"{b.model}, {b.threads} thread(s)\n{text}\nratio slmlab / llama-bench: {b.ratio:.3f}")
 
 
+def cmd_serve(args: argparse.Namespace) -> Result:
+    import time
+
+    from slmlab import models, serve
+
+    server = serve.start_llama_server(models.gguf_path(args.model), port=args.port, api_key=args.api_key,
+                                      parallel=args.parallel, context_per_slot=args.context, threads=args.threads)
+    info = {"url": server.base_url, "openai_base_url": f"{server.base_url}/v1", "pid": server.process.pid,
+            "parallel": args.parallel, "api_key": bool(args.api_key)}
+    print(f"serving {args.model} at {server.base_url}/v1 (loopback only; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        while server.alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return Result(info, f"stopped the server at {server.base_url}")
+
+
 def cmd_ppl(args: argparse.Namespace) -> Result:
     from slmlab import llamacpp, models
 
@@ -201,6 +221,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--n-prompt", type=int, default=64)
     b.add_argument("--n-gen", type=int, default=64)
     b.add_argument("--reps", type=int, default=3)
+    sv = add("serve", cmd_serve, "serve a model with llama-server's OpenAI-compatible API on 127.0.0.1 (Ctrl-C stops it)")
+    sv.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
+    sv.add_argument("--port", type=int, default=None, help="default: a free port")
+    sv.add_argument("--api-key", default=None, help="require this key (Authorization: Bearer KEY)")
+    sv.add_argument("--parallel", type=int, default=1, help="server slots answering at the same time")
+    sv.add_argument("--context", type=int, default=512, help="context tokens per slot")
+    sv.add_argument("--threads", type=int, default=None)
     pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
     pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
     pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")

@@ -1,0 +1,226 @@
+"""Serving a model behind an OpenAI-compatible API, and talking to it.
+
+`start_llama_server` starts llama.cpp's `llama-server` on 127.0.0.1 and a free port, waits until it is
+healthy, and returns a `Server` that stops it — also when a notebook cell fails, when used as a context
+manager (`with serve.start_llama_server(path) as server: ...`). The same `openai` client then talks to
+llama-server, Ollama (`/v1`), vLLM or Foundry Local: only the base URL changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slmlab import llamacpp
+from slmlab.errors import SlmlabError
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_busy(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+            return False
+        except OSError:
+            return True
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    host: str
+    port: int
+    command: list[str]
+    log_path: Path
+    api_key: str | None = None
+    started_in_s: float = 0.0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def client(self):
+        """An `openai.OpenAI` client for this server (any server with a /v1 API works the same way)."""
+        from openai import OpenAI
+
+        return OpenAI(base_url=f"{self.base_url}/v1", api_key=self.api_key or "no-key-needed", max_retries=0)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the server: SIGTERM, then SIGKILL if it does not exit within `timeout` seconds."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_healthy(server: Server, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise SlmlabError(f"the server exited while starting (status {server.process.returncode}):\n{server.log_tail()}")
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise SlmlabError(f"the server did not become healthy within {timeout:.0f} s:\n{server.log_tail()}")
+
+
+def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
+                       parallel: int = 1, context_per_slot: int = 512, threads: int | None = None,
+                       chat_template: str | None = None, timeout: float = 120) -> Server:
+    """Start `llama-server` for a GGUF and wait until /health answers 200."""
+    gguf = Path(gguf)
+    llamacpp.read_gguf(gguf)  # a clear error for a missing or damaged file, before the server sees it
+    port = port or free_port(host)
+    if port_busy(port, host):
+        raise SlmlabError(f"port {port} on {host} is busy: choose another with --port, or leave it out to get a free one")
+    threads = threads or llamacpp.default_threads()
+    cmd = [str(llamacpp.tool_path("llama-server")), "-m", str(gguf), "--host", host, "--port", str(port),
+           "-np", str(parallel), "-c", str(context_per_slot * parallel), "-t", str(threads), "-tb", str(threads)]
+    if api_key:
+        cmd += ["--api-key", api_key]
+    if chat_template:
+        cmd += ["--chat-template", chat_template]
+    print("$", llamacpp.show(cmd).replace(api_key or "\0", "***"), flush=True)
+    log = Path(tempfile.mkdtemp(prefix="slmlab-server-")) / "server.log"
+    start = time.monotonic()
+    with open(log, "w") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=llamacpp.tool_env(), start_new_session=True)
+    server = Server(proc, host, port, cmd, log, api_key)
+    wait_healthy(server, timeout)
+    server.started_in_s = time.monotonic() - start
+    return server
+
+
+@dataclass
+class LoadResult:
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float] = field(repr=False)
+    completion_tokens: int = 0
+
+    @property
+    def requests_per_s(self) -> float:
+        return (self.requests - self.errors) / self.seconds
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.seconds
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] if len(self.latencies) > 1 else self.latencies[0]
+
+
+async def _load(base_url: str, clients: int, per_client: int, prompt: str, max_tokens: int, api_key: str | None,
+                timeout: float) -> LoadResult:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    latencies: list[float] = []
+    errors = 0
+    tokens = 0
+
+    async def one_client(http: httpx.AsyncClient, i: int) -> None:
+        nonlocal errors, tokens
+        for j in range(per_client):
+            body = {"prompt": f"{prompt} ({i}.{j})", "max_tokens": max_tokens, "temperature": 0}
+            t0 = time.perf_counter()
+            try:
+                r = await http.post(f"{base_url}/v1/completions", json=body, headers=headers)
+                r.raise_for_status()
+                tokens += r.json()["usage"]["completion_tokens"]
+                latencies.append(time.perf_counter() - t0)
+            except (httpx.HTTPError, KeyError, ValueError):
+                errors += 1
+
+    start = time.perf_counter()
+    async with httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=clients)) as http:
+        await asyncio.gather(*(one_client(http, i) for i in range(clients)))
+    return LoadResult(clients, clients * per_client, errors, time.perf_counter() - start, latencies, tokens)
+
+
+def load_test(base_url: str, clients: int = 16, per_client: int = 2, prompt: str = "Return the number of",
+              max_tokens: int = 16, api_key: str | None = None, timeout: float = 300) -> LoadResult:
+    """`clients` concurrent clients, each sending `per_client` completion requests one after another (bounded)."""
+    coro = _load(base_url, clients, per_client, prompt, max_tokens, api_key, timeout)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # inside Jupyter an event loop is already running: run ours in a worker thread
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else 'user' %}"
+    "<start_of_turn>{{ role }}\n{{ message['content'] | trim }}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def ollama_modelfile(gguf: str | Path, *, template: str | None = None, temperature: float = 0.7,
+                     context: int = 2048, stop: list[str] | None = None) -> str:
+    """A Modelfile for `ollama create NAME -f Modelfile`: FROM our GGUF, a prompt TEMPLATE, PARAMETERs."""
+    lines = [f"FROM {Path(gguf).resolve()}"]
+    if template:
+        lines.append(f'TEMPLATE """{template}"""')
+    lines += [f"PARAMETER temperature {temperature}", f"PARAMETER num_ctx {context}"]
+    for s in stop or []:
+        lines.append(f'PARAMETER stop "{s}"')
+    return "\n".join(lines) + "\n"
+
+
+def tool_on_path(name: str) -> str | None:
+    import shutil
+
+    return shutil.which(name)
+
+
+def gpu_present() -> bool:
+    return Path("/dev/nvidia0").exists() or bool(os.environ.get("CUDA_VISIBLE_DEVICES"))
