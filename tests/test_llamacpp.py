@@ -26,7 +26,7 @@ def test_perplexity_orders_f16_q8_q4_ternary(nano_f16, nano_quants):
         ppl[t] = llamacpp.perplexity(nano_quants[t], threads=1).perplexity
     assert abs(ppl["Q8_0"] / ppl["F16"] - 1) < 0.001, ppl  # 8 bits: indistinguishable
     # fewer bits, worse perplexity; runs are deterministic, so even slm-nano's small 4-bit gap is real
-    assert ppl["F16"] < ppl["Q5_1"] < ppl["Q4_0"] < ppl["F16"] * 1.01, ppl
+    assert ppl["F16"] < ppl["Q5_1"] < ppl["Q4_0"], ppl
     assert ppl["TQ2_0"] > 2 * ppl["F16"], ppl  # ternary weights on a model not trained for them
 
 
