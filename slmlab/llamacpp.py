@@ -320,26 +320,30 @@ def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context
     if not text.is_file():
         raise SlmlabError(f"no such text file: {text}")
     threads = threads or default_threads()
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "perplexity.log"  # piped output may lose the final line; the log file keeps it
-        cmd: list[str | Path] = [tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context),
-                                 "-b", str(context), "-t", str(threads), "--log-file", log]
-        if chunks:
-            cmd += ["--chunks", str(chunks)]
-        proc = run(cmd)
-        output = (log.read_text(errors="replace") if log.exists() else "") + proc.stdout + proc.stderr
-    m = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", output)
-    running = re.findall(r"\[(\d+)\]([\d.]+),", output)  # the running estimate after each chunk
-    if not m and running:
-        # the tool's log thread can lose its last line at exit; the last running estimate is the same number
-        m = re.match(r"([\d.]+)()", running[-1][1])
-    if not m:
+    cmd: list[str | Path] = [tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context),
+                             "-b", str(context), "-t", str(threads)]
+    if chunks:
+        cmd += ["--chunks", str(chunks)]
+    # llama.cpp logs from a background thread, and at exit it can lose the last lines — sometimes the
+    # "Final estimate", sometimes a few chunks too. Read both the log file and the output, and accept a run
+    # only when it reached its last chunk; otherwise run again (the result is deterministic).
+    for attempt in range(3):
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "perplexity.log"
+            proc = run([*cmd, "--log-file", log], quiet=attempt > 0)
+            output = (log.read_text(errors="replace") if log.exists() else "") + proc.stdout + proc.stderr
         if "tokens in the file" in output or "you need at least" in output:
             raise SlmlabError(f"{text} is too short for a perplexity run at context {context}: give a longer text or a smaller context")
-        raise SlmlabError(f"llama-perplexity gave no final estimate for {gguf_path.name}")
-    n = re.search(r"calculating perplexity over (\d+) chunks", output)
-    return Perplexity(gguf_path.name, float(m.group(1)), float(m.group(2) or "nan"), context,
-                      int(n.group(1)) if n else (chunks or 0), threads, str(text))
+        n = re.search(r"calculating perplexity over (\d+) chunks", output)
+        n_chunks = int(n.group(1)) if n else None
+        final = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", output)
+        if final:
+            return Perplexity(gguf_path.name, float(final.group(1)), float(final.group(2)), context,
+                              n_chunks or chunks or 0, threads, str(text))
+        running = {int(i): float(v) for i, v in re.findall(r"\[(\d+)\]([\d.]+),", output)}
+        if n_chunks and n_chunks in running:  # the running estimate after the last chunk is the final one
+            return Perplexity(gguf_path.name, running[n_chunks], float("nan"), context, n_chunks, threads, str(text))
+    raise SlmlabError(f"llama-perplexity gave no final estimate for {gguf_path.name} in 3 runs")
 
 
 @dataclass
@@ -388,3 +392,10 @@ def memory_while_generating(gguf_path: str | Path, context: int = 512, n_tokens:
         raise SlmlabError(f"the memory probe failed for {Path(gguf_path).name}: {proc.stderr.strip().splitlines()[-1:]}")
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     return Memory(Path(gguf_path).name, context, r["baseline"], r["loaded"], r["peak"])
+
+
+# Free cached models before the interpreter tears its modules down (otherwise llama-cpp-python's
+# destructor runs too late and prints "TypeError: 'NoneType' object is not callable" at exit).
+import atexit  # noqa: E402
+
+atexit.register(load.cache_clear)

@@ -85,15 +85,16 @@ class Server:
         self.stop()
 
 
-def wait_healthy(server: Server, timeout: float) -> None:
+def wait_healthy(server: Server, timeout: float, health_path: str = "/health") -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"Bearer {server.api_key}"} if server.api_key else {}
     while time.monotonic() < deadline:
         if not server.alive():
             raise SlmlabError(f"the server exited while starting (status {server.process.returncode}):\n{server.log_tail()}")
         try:
-            if httpx.get(f"{server.base_url}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{server.base_url}{health_path}", timeout=2, headers=headers).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -126,6 +127,33 @@ def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str =
                                 env=llamacpp.tool_env(), start_new_session=True)
     server = Server(proc, host, port, cmd, log, api_key)
     wait_healthy(server, timeout)
+    server.started_in_s = time.monotonic() - start
+    return server
+
+
+def start_python_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
+                        context: int = 512, threads: int | None = None, timeout: float = 120) -> Server:
+    """Start llama-cpp-python's own server (`python -m llama_cpp.server`), the pure-Python alternative."""
+    import sys
+
+    gguf = Path(gguf)
+    llamacpp.read_gguf(gguf)
+    port = port or free_port(host)
+    if port_busy(port, host):
+        raise SlmlabError(f"port {port} on {host} is busy: choose another with --port, or leave it out to get a free one")
+    threads = threads or llamacpp.default_threads()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", host, "--port", str(port),
+           "--n_ctx", str(context), "--n_threads", str(threads), "--n_threads_batch", str(threads)]
+    if api_key:
+        cmd += ["--api_key", api_key]
+    print("$", llamacpp.show(cmd).replace(api_key or "\0", "***"), flush=True)
+    log = Path(tempfile.mkdtemp(prefix="slmlab-server-")) / "server.log"
+    start = time.monotonic()
+    with open(log, "w") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=llamacpp.tool_env(), start_new_session=True)
+    server = Server(proc, host, port, cmd, log, api_key)
+    wait_healthy(server, timeout, health_path="/v1/models")
     server.started_in_s = time.monotonic() - start
     return server
 
@@ -165,7 +193,8 @@ async def _load(base_url: str, clients: int, per_client: int, prompt: str, max_t
     async def one_client(http: httpx.AsyncClient, i: int) -> None:
         nonlocal errors, tokens
         for j in range(per_client):
-            body = {"prompt": f"{prompt} ({i}.{j})", "max_tokens": max_tokens, "temperature": 0}
+            # ignore_eos: every request generates exactly max_tokens, so runs are comparable (llama-server, vLLM)
+            body = {"prompt": f"{prompt} ({i}.{j})", "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True}
             t0 = time.perf_counter()
             try:
                 r = await http.post(f"{base_url}/v1/completions", json=body, headers=headers)

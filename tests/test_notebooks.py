@@ -20,6 +20,7 @@ CI_PARAMETERS = {
     "01_classifying_slms": {},
     "02_acquiring_models": {"ONLINE": False},
     "03_quantizing_with_llama_cpp": {"THREADS": 1, "BENCH_REPS": 2, "GEMMA_PPL_CHUNKS": 4},
+    "06_deploying_slms": {"THREADS": 1},
 }
 OUT = paths.REPO_ROOT / "build" / "notebooks"
 
@@ -107,3 +108,15 @@ def test_03_quantizing_measures_every_type_and_judges_the_claims():
     assert claims["Q4_0 reduces size by about 75%"].startswith("impossible")
     assert r["bandwidth_bytes_per_s"] > 1e9
     assert "✓" in text
+
+
+def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
+    nb = execute("06_deploying_slms")
+    text = outputs(nb)
+    r = measure.load_results("06_deploying_slms")
+    load = {row["slots"]: row for row in r["load"]}
+    assert set(load) == {1, 4} and all(row["errors"] == 0 and row["requests"] == 32 for row in load.values())
+    bad = {row["request"]: row["status"] for row in r["bad_requests"]}
+    assert bad["max_tokens = -5"] == 400 and bad["chat without messages"] == 400
+    assert bad["prompt longer than the context"] == 400 and bad["malformed JSON"] >= 400
+    assert "without the key: 401" in text and "0100007F" in text

@@ -38,6 +38,7 @@ def test_sixteen_concurrent_clients_get_answers(server):
     result = serve.load_test(server.base_url, clients=16, per_client=2, max_tokens=8)
     assert result.requests == 32 and result.errors == 0
     assert result.requests_per_s > 0 and result.percentile(95) >= result.percentile(50)
+    assert result.completion_tokens == 32 * 8  # every request generated its max_tokens
 
 
 def test_bad_requests_get_4xx_and_the_server_keeps_serving(server):
