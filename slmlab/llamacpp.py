@@ -102,6 +102,18 @@ def quant_types() -> tuple[str, ...]:
     return tuple(seen)
 
 
+@functools.lru_cache(maxsize=1)
+def quant_type_table() -> dict[str, dict[str, float]]:
+    """llama.cpp's own reference table, from `llama-quantize --help`: for each type, the size of Llama-3-8B
+    in that type (GB) and the perplexity it adds over F16 on that model."""
+    proc = subprocess.run([str(tool_path("llama-quantize")), "--help"], capture_output=True, text=True,
+                          env=tool_env(), timeout=30, stdin=subprocess.DEVNULL)
+    table = {}
+    for name, size, ppl in re.findall(r"or\s+([A-Z0-9_]+)\s*:\s*([\d.]+)G,\s*\+([\d.]+) ppl @ Llama-3-8B", proc.stdout + proc.stderr):
+        table[name] = {"llama3_8b_gb": float(size), "llama3_8b_ppl_increase": float(ppl)}
+    return table
+
+
 def check_quant_type(qtype: str) -> str:
     valid = quant_types()
     match = {t.upper(): t for t in valid}.get(qtype.upper())

@@ -41,3 +41,37 @@ def size_explorer(default_model: str = "qwen3-1.7b"):
         control.observe(update, names="value")
     update()
     return w.VBox([w.HBox([model, qtype]), w.HBox([context, device]), out])
+
+
+def advisor_ui(memory_gb: float = 8.0):
+    """Device memory, speed target, context and task → the advisor's ranked recommendations."""
+    import html
+
+    import ipywidgets as w
+
+    from slmlab import advisor, measure
+
+    simd = [k for k, v in measure.cpu_info().features.items() if v]
+    mem = w.FloatSlider(value=memory_gb, min=0.5, max=64, step=0.5, description="memory GB", continuous_update=False)
+    speed = w.FloatSlider(value=5, min=1, max=100, step=1, description="min tok/s", continuous_update=False)
+    ctx = w.Dropdown(options=[512, 2048, 4096, 8192, 32768], value=4096, description="context")
+    task = w.Dropdown(options=["chat", "code", "reasoning", "multilingual", "completion"], value="chat", description="task")
+    out = w.HTML()
+
+    def update(*_):
+        recs, source = advisor.recommend(advisor.Device(memory_gb=mem.value, simd=simd),
+                                         advisor.Need(min_tokens_per_s=speed.value, context=ctx.value, task=task.value))
+        if not recs:
+            out.value = "<p><b>Nothing in the catalog fits.</b> Lower the context or the speed target, or add memory.</p>"
+            return
+        rows = "".join(f"<tr><td>{i}</td><td>{r.model}</td><td>{r.quant}</td><td>{r.memory_gb:.2f} GB</td>"
+                       f"<td>{r.tokens_per_s:.0f}</td><td>{html.escape(r.runtime)}</td>"
+                       f"<td style='text-align:left'>{html.escape('; '.join(r.reasons))}</td></tr>"
+                       for i, r in enumerate(recs, 1))
+        out.value = (f"<table class='slmlab-advice'><tr><th>#</th><th>model</th><th>type</th><th>memory</th><th>tok/s</th>"
+                     f"<th>runtime</th><th>why</th></tr>{rows}</table><p><small>speed model: {html.escape(source)}</small></p>")
+
+    for c in (mem, speed, ctx, task):
+        c.observe(update, names="value")
+    update()
+    return w.VBox([w.HBox([mem, speed]), w.HBox([ctx, task]), out])

@@ -21,6 +21,7 @@ CI_PARAMETERS = {
     "02_acquiring_models": {"ONLINE": False},
     "03_quantizing_with_llama_cpp": {"THREADS": 1, "BENCH_REPS": 2, "GEMMA_PPL_CHUNKS": 4},
     "06_deploying_slms": {"THREADS": 1},
+    "07_choosing_a_model": {},
 }
 OUT = paths.REPO_ROOT / "build" / "notebooks"
 
@@ -107,6 +108,8 @@ def test_03_quantizing_measures_every_type_and_judges_the_claims():
     claims = {c["claim"]: c["verdict"] for c in r["claims"]}
     assert claims["Q4_0 reduces size by about 75%"].startswith("impossible")
     assert r["bandwidth_bytes_per_s"] > 1e9
+    # the physical limit: no file generates faster than bandwidth / bytes read per token (10% measuring slack)
+    assert all(g["tg tok/s"] <= 1.1 * r["bandwidth_bytes_per_s"] / g["bytes/token"] for g in r["gemma"])
     assert "✓" in text
 
 
@@ -120,3 +123,14 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     assert bad["max_tokens = -5"] == 400 and bad["chat without messages"] == 400
     assert bad["prompt longer than the context"] == 400 and bad["malformed JSON"] >= 400
     assert "without the key: 401" in text and "0100007F" in text
+
+
+def test_07_advises_within_the_device_and_runs_the_security_checklist():
+    nb = execute("07_choosing_a_model")
+    text = outputs(nb)
+    r = measure.load_results("07_choosing_a_model")
+    assert r["recommendations"] and all(x["memory_gb"] <= r["device_gb"] for x in r["recommendations"])
+    small, big = r["for_2_and_8_gb"]["2"], r["for_2_and_8_gb"]["8"]
+    assert max(x["params"] for x in big) > max(x["params"] for x in small)
+    assert all(row["passed"] == "✓" for row in r["security"])
+    assert "✓ (" in text and "VBox" in text

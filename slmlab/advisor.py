@@ -1,0 +1,116 @@
+"""Choosing a model, a quantization type and a runtime for a device — from numbers, not adjectives.
+
+For every catalog model and quantization type the advisor computes the memory it needs (file + KV cache +
+compute, `sizing.runtime_memory`) and predicts its generation speed from the memory-bandwidth limit:
+tokens/s ≈ efficiency × bandwidth ÷ bytes read per token. Bandwidth and efficiency come from the
+learner's own measurements (notebook 03 saves them); without them, bandwidth is measured now and the
+efficiency defaults to a stated value. Quality is ranked by model size first, then by the perplexity each
+type adds in llama.cpp's own reference table (`llama-quantize --help`, measured on Llama-3-8B).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slmlab import catalog, measure, sizing
+
+TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
+DEFAULT_EFFICIENCY = 0.6  # share of the bandwidth ceiling reached when nothing was measured (notebook 03 measures it)
+OS_RESERVE = 0.2  # leave this share of device memory to the operating system and the application
+
+
+@dataclass
+class Device:
+    memory_gb: float
+    bandwidth_gb_s: float | None = None  # None: this machine's, measured
+    arch: str = "x86_64"  # x86_64 or arm64
+    simd: list[str] = field(default_factory=list)
+    apple_silicon: bool = False
+    gpu: bool = False
+
+
+@dataclass
+class Need:
+    min_tokens_per_s: float = 5.0
+    context: int = 4096
+    task: str = "chat"  # chat, code, reasoning, multilingual, completion
+    offline: bool = True
+
+
+@dataclass
+class Recommendation:
+    model: str
+    quant: str
+    runtime: str
+    memory_gb: float
+    tokens_per_s: float
+    params: int
+    ppl_increase: float
+    reasons: list[str]
+
+
+def measured_speed_model() -> tuple[float, float, str]:
+    """(bandwidth bytes/s, efficiency, where they came from), from notebook 03's saved results if present."""
+    r = measure.load_results("03_quantizing_with_llama_cpp")
+    if r and r.get("gemma"):
+        bw = r["bandwidth_bytes_per_s"]
+        shares = [g["tg tok/s"] / (bw / g["bytes/token"]) for g in r["gemma"] if g.get("bytes/token")]
+        return bw, min(1.0, max(shares)), "measured in notebook 03 (Gemma 3 270M)"
+    return measure.memory_bandwidth(), DEFAULT_EFFICIENCY, f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed"
+
+
+def runtime_for(device: Device) -> str:
+    if device.gpu:
+        return "vLLM (GPU) or llama.cpp with GPU offload"
+    if device.apple_silicon:
+        return "MLX or llama.cpp (Metal)"
+    return "llama.cpp (CPU" + (", AVX2" if "AVX2" in device.simd else ", NEON" if "NEON" in device.simd else "") + ")"
+
+
+TASK_FAMILIES = {"code": ("Qwen3", "Phi-4"), "reasoning": ("Phi-4", "Qwen3"), "multilingual": ("Qwen3", "Gemma 3")}
+
+
+def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None = None) -> tuple[list[Recommendation], str]:
+    """Ranked (model, type, runtime) that fit the device and meet the speed, with the reasons."""
+    from slmlab import llamacpp
+
+    bw, efficiency, source = measured_speed_model()
+    if device.bandwidth_gb_s:
+        bw, source = device.bandwidth_gb_s * 1e9, f"bandwidth given ({device.bandwidth_gb_s} GB/s), efficiency {efficiency:.0%}"
+    ppl_table = llamacpp.quant_type_table()
+    budget = device.memory_gb * (1 - OS_RESERVE) * 1e9
+    out = []
+    for name in models or catalog.names():
+        if name == "slm-nano":
+            continue
+        m = catalog.get(name)
+        cfg = m.config
+        ctx = min(need.context, catalog.context_length(cfg) or need.context)
+        tensors, hp = sizing.gguf_tensors(cfg)
+        params = sum(t.n_elements for t in tensors)
+        ternary = m.family.startswith("BitNet")  # trained ternary: its own types lose nothing
+        for q in (("TQ2_0", "TQ1_0") if ternary else TYPES):
+            est = sizing.estimate_file(tensors, hp, q)
+            mem = sizing.runtime_memory(est.total_bytes, cfg, ctx)
+            tps = efficiency * bw / est.total_bytes
+            if mem["total"] > budget or tps < need.min_tokens_per_s:
+                continue
+            ppl_increase = 0.0 if ternary else ppl_table.get(q, {}).get("llama3_8b_ppl_increase", 9.9)
+            reasons = [f"needs {mem['total'] / 1e9:.2f} GB of the {budget / 1e9:.1f} GB left after the OS reserve",
+                       f"predicted {tps:.0f} tokens/s ≥ {need.min_tokens_per_s:g} ({source})",
+                       "trained with ternary weights: TQ types store it without loss" if ternary else
+                       f"{q} adds {ppl_increase:+.3f} perplexity on Llama-3-8B (llama.cpp's table)"]
+            if need.task in TASK_FAMILIES and m.family in TASK_FAMILIES[need.task]:
+                reasons.append(f"{m.family} is a family the lesson recommends for {need.task}")
+            if m.gated:
+                reasons.append("gated on the hub: accept its licence and use a token to download")
+            out.append(Recommendation(name, q, runtime_for(device), mem["total"] / 1e9, tps, params, ppl_increase, reasons))
+
+    def score(r: Recommendation) -> tuple:
+        family_bonus = 1 if need.task in TASK_FAMILIES and catalog.get(r.model).family in TASK_FAMILIES[need.task] else 0
+        # a bigger model at a lower type usually beats a smaller one at a higher type — until the type
+        # itself costs a lot (Q2_K adds +3.5 perplexity on Llama-3-8B): weigh parameters by quality kept
+        return (family_bonus, r.params * (1 - min(r.ppl_increase, 3.5) / 7), -r.memory_gb)
+
+    out.sort(key=score, reverse=True)
+    return out[:top], source
