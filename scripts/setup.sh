@@ -52,6 +52,16 @@ for lib in "$LLAMA_ROOT"/build/bin/lib*.so*; do
 done
 echo "$stamp_value" > "$stamp"
 
+# The browser test drives Debian's Chromium (Playwright's own browser download cannot work offline).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    step "Chromium for the browser test (Debian package)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "    note: the browser test needs Chromium: sudo apt-get install chromium"
+  fi
+fi
+
 step "offline models"
 "$VENV/bin/slmlab" models >/dev/null
 "$VENV/bin/slmlab" doctor --no-network > "$VENV/doctor.txt" || { cat "$VENV/doctor.txt"; exit 1; }

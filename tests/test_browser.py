@@ -1,0 +1,80 @@
+"""JupyterLab in a real browser: open notebook 01, run all cells, see the widget and the plots render.
+
+Headless Debian Chromium driven by Playwright's Python package (no browser download). JupyterLab is
+started on 127.0.0.1 with a token, on a copy of the notebook so the repository's copy stays clean.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from slmlab import paths, serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+NOTEBOOK = "01_classifying_slms.ipynb"
+SCREENSHOTS = paths.REPO_ROOT / "build" / "screenshots"
+
+
+@pytest.fixture()
+def lab(tmp_path):
+    shutil.copy(paths.NOTEBOOKS / NOTEBOOK, tmp_path / NOTEBOOK)
+    port, token = serve.free_port(), "slmlab-browser-test"
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
+           "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # the server's own PID
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-2000:])
+        yield url, token
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
+def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make setup` installs Debian's chromium (apt-get install chromium)"
+    url, token = lab
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-quic"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
+            page.wait_for_selector(".jp-Notebook", timeout=60_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-Toolbar-kernelStatus", timeout=60_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            # the explorer widget near the end, and the plots, render in the browser
+            page.wait_for_selector(".jupyter-widgets .widget-dropdown select, .jupyter-widgets select", timeout=300_000)
+            images = page.locator(".jp-OutputArea-output img")
+            images.first.wait_for(timeout=60_000)
+            page.wait_for_function("document.querySelectorAll('.jp-OutputArea-output img').length >= 3", timeout=120_000)
+            widget = page.locator(".jupyter-widgets").first
+            widget.scroll_into_view_if_needed()
+            assert "fits" in page.locator(".jupyter-widgets").last.inner_text() or "GB" in widget.inner_text()
+            errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
+            assert errors.count() == 0, errors.first.inner_text()[:500]
+            page.screenshot(path=str(SCREENSHOTS / "01_classifying_slms.png"))
+        finally:
+            browser.close()
