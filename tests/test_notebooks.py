@@ -119,9 +119,11 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     r = measure.load_results("06_deploying_slms")
     load = {row["slots"]: row for row in r["load"]}
     assert set(load) == {1, 4} and all(row["errors"] == 0 and row["requests"] == 32 for row in load.values())
-    bad = {row["request"]: row["status"] for row in r["bad_requests"]}
-    assert bad["max_tokens = -5"] == 400 and bad["chat without messages"] == 400
-    assert bad["prompt longer than the context"] == 400 and bad["malformed JSON"] >= 400
+    bad = {(row["server"], row["request"]): row["status"] for row in r["bad_requests"]}
+    assert bad["llama-server", "max_tokens = -5"] == 400 and bad["llama-server", "chat without messages"] == 400
+    assert bad["llama-server", "prompt longer than the context"] == 400
+    assert all(status >= 400 for (server, request), status in bad.items() if request != "chat without messages")
+    assert "the course serves with llama-server" in text
     assert "without the key: 401" in text and "0100007F" in text
 
 
