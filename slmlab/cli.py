@@ -160,6 +160,42 @@ def cmd_serve(args: argparse.Namespace) -> Result:
     return Result(info, f"stopped the server at {server.base_url}")
 
 
+def cmd_olive(args: argparse.Namespace) -> Result:
+    from slmlab import compare, models, olive
+
+    model = models.resolve(args.model)
+    if model.kind != "hf":
+        raise SlmlabError("Olive starts from a Hugging Face model folder, not a GGUF file")
+    out = Path(args.output or f"{model.name}-onnx-{args.precision}")
+    r = olive.optimize(model.path, args.precision, out)
+    data = {"model": model.name, "precision": r.precision, "path": str(r.model), "size_bytes": r.size_bytes,
+            "seconds": round(r.seconds, 1), "quantized_ops": r.quantized_ops}
+    if (model.path / "tokenizer.model").is_file():
+        chunks = compare.heldout_chunks(model.path, args.chunks)
+        ref = [compare.torch_logits(model.path, c) for c in chunks]
+        s = compare.score(f"onnx {args.precision}", olive.OnnxLM(r.model).logits, chunks, ref)
+        data |= {"argmax_agreement": round(s.argmax_agreement, 4), "max_abs_logit_diff": round(s.max_abs_logit_diff, 4),
+                 "perplexity": round(s.perplexity, 4), "torch_perplexity": round(compare.score("torch", lambda ids: compare.torch_logits(model.path, ids), chunks, ref).perplexity, 4)}
+    text = "\n".join(f"{k}: {v}" for k, v in data.items())
+    return Result(data, text)
+
+
+def cmd_mlx(args: argparse.Namespace) -> Result:
+    from slmlab import mlx, models
+
+    model = models.resolve(args.model)
+    if model.kind != "hf":
+        raise SlmlabError("mlx_lm.convert starts from a Hugging Face model folder, not a GGUF file")
+    out = Path(args.output or f"{model.name}-mlx-{args.q_bits}bit")
+    r = mlx.convert(model.path, out, q_bits=args.q_bits, group_size=args.group_size)
+    g = mlx.generate(out, args.prompt, args.n)
+    data = {"model": model.name, "path": str(out), "q_bits": r.q_bits, "group_size": r.group_size, "size_bytes": r.size_bytes,
+            "bits_per_weight": round(r.bits_per_weight or 0, 3), "convert_seconds": round(r.seconds, 2),
+            "prompt": args.prompt, "text": g.text, "generation_tokens": g.generation_tokens,
+            "generation_tokens_per_s": round(g.generation_tps, 1), "peak_memory_gb": round(g.peak_memory_gb, 4)}
+    return Result(data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
 def cmd_ppl(args: argparse.Namespace) -> Result:
     from slmlab import llamacpp, models
 
@@ -228,6 +264,18 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--parallel", type=int, default=1, help="server slots answering at the same time")
     sv.add_argument("--context", type=int, default=512, help="context tokens per slot")
     sv.add_argument("--threads", type=int, default=None)
+    ol = add("olive", cmd_olive, "Olive: HF model → ONNX (fp32, int8 dynamic, int4 ModelBuilder), compared with PyTorch")
+    ol.add_argument("model", help="slm-nano or a Hugging Face model folder")
+    ol.add_argument("--precision", choices=["fp32", "int8", "int4"], default="int8")
+    ol.add_argument("-o", "--output", help="output folder (default MODEL-onnx-PRECISION)")
+    ol.add_argument("--chunks", type=int, default=4, help="held-out chunks of 256 tokens for the comparison")
+    mx = add("mlx", cmd_mlx, "MLX: mlx_lm.convert to 4- or 8-bit, then generate")
+    mx.add_argument("model", help="slm-nano or a Hugging Face model folder")
+    mx.add_argument("--q-bits", type=int, choices=[4, 8], default=4)
+    mx.add_argument("--group-size", type=int, default=64)
+    mx.add_argument("-o", "--output", help="output folder (default MODEL-mlx-QBITSbit)")
+    mx.add_argument("--prompt", default="Return the number of")
+    mx.add_argument("-n", type=int, default=16)
     pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
     pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
     pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")
