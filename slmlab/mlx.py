@@ -81,7 +81,10 @@ def generate(model_dir: str | Path, prompt: str, max_tokens: int = 32, temp: flo
     from mlx_lm import load, stream_generate
     from mlx_lm.sample_utils import make_sampler
 
+    import mlx.core as mx
+
     model, tokenizer = load(str(model_dir))
+    mx.reset_peak_memory()  # the peak is per process: start counting here
     text, last = "", None
     for last in stream_generate(model, tokenizer, prompt=prompt, max_tokens=max_tokens, sampler=make_sampler(temp=temp, top_p=top_p)):
         text += last.text

@@ -20,6 +20,8 @@ CI_PARAMETERS = {
     "01_classifying_slms": {},
     "02_acquiring_models": {"ONLINE": False},
     "03_quantizing_with_llama_cpp": {"THREADS": 1, "BENCH_REPS": 2, "GEMMA_PPL_CHUNKS": 4},
+    "04_optimizing_with_olive": {"THREADS": 1},
+    "05_running_with_mlx": {},
     "06_deploying_slms": {"THREADS": 1},
     "07_choosing_a_model": {},
 }
@@ -136,3 +138,27 @@ def test_07_advises_within_the_device_and_runs_the_security_checklist():
     assert max(x["params"] for x in big) > max(x["params"] for x in small)
     assert all(row["passed"] == "✓" for row in r["security"])
     assert "✓ (" in text and "VBox" in text
+
+
+def test_04_olive_builds_int8_and_int4_that_agree_with_torch():
+    nb = execute("04_optimizing_with_olive")
+    r = measure.load_results("04_optimizing_with_olive")
+    built = {m["precision"]: m for m in r["models"]}
+    assert "MatMulInteger" in built["int8"]["quantized_ops"] and "MatMulNBits" in built["int4"]["quantized_ops"]
+    assert built["int8"]["size_bytes"] < built["fp32"]["size_bytes"] / 3
+    q = {row["runtime"]: row for row in r["quality"]}
+    assert q["ONNX fp32"]["argmax_agreement"] == 1.0 and q["ONNX fp32"]["max_abs_logit_diff"] < 1e-3
+    assert q["ONNX int8"]["argmax_agreement"] >= 0.85 and q["ONNX int4"]["argmax_agreement"] >= 0.85
+    assert r["genai_int4_tokens_per_s"] > 0 and "✓" in outputs(nb)
+
+
+def test_05_mlx_quantizes_generates_and_joins_the_cross_toolchain_table():
+    nb = execute("05_running_with_mlx")
+    r = measure.load_results("05_running_with_mlx")
+    mlx = {m["model"]: m for m in r["mlx"]}
+    assert mlx["4-bit"]["size_bytes"] < mlx["8-bit"]["size_bytes"] < mlx["float16"]["size_bytes"]
+    assert 4.5 < mlx["4-bit"]["bits_per_weight"] < 5.5  # 4 bits + a float16 scale and bias per 64 weights
+    assert all(m["text"].strip() and m["tokens_per_s"] > 0 for m in mlx.values())
+    runtimes = {row["runtime"] for row in r["toolchains"]}
+    assert {"llama.cpp Q8_0", "llama.cpp Q4_0", "ONNX int8", "ONNX int4", "MLX 4-bit", "MLX 8-bit"} <= runtimes
+    assert all(row["argmax agreement"] >= 0.85 for row in r["toolchains"]) and "✓" in outputs(nb)
