@@ -196,6 +196,33 @@ def cmd_mlx(args: argparse.Namespace) -> Result:
     return Result(data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
+def cmd_foundry(args: argparse.Namespace) -> Result:
+    from slmlab import foundry, models, olive, paths
+
+    path = Path(args.model)
+    if not (path / "genai_config.json").is_file():  # a model reference: build its INT4 folder with Olive first
+        model = models.resolve(args.model)
+        if model.kind != "hf":
+            raise SlmlabError("Foundry Local loads ONNX Runtime GenAI folders: give one, or a Hugging Face model to build it from")
+        path = paths.cache_dir() / "olive" / model.name / "int4"
+        if not (path / "genai_config.json").is_file():
+            olive.optimize(model.path, "int4", path)
+    if args.add_template:
+        foundry.add_chat_template(path)
+    with foundry.LocalModel(path, args.id) as local:
+        budget = local.preflight(args.prompt, args.n)
+        answer = local.chat(args.prompt, args.n)
+        data = {"folder": str(path), "id": local.id, "register_seconds": round(local.register_seconds, 4),
+                "load_seconds": round(local.load_seconds, 4), "prompt": args.prompt, "answer": answer.text,
+                "request_seconds": round(answer.seconds, 4), "preflight": {"prompt_tokens": budget.prompt_tokens,
+                "required_tokens": budget.required_tokens, "context_limit_tokens": budget.context_limit_tokens, "fits": budget.fits}}
+        if args.web:
+            web = foundry.probe_web_service(local, args.prompt)
+            data["web_service"] = {"url": web.url, "models_listed": web.models_listed, "chat_status": web.chat_status,
+                                   "answer": web.chat_answer}
+    return Result(data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
 def cmd_ppl(args: argparse.Namespace) -> Result:
     from slmlab import llamacpp, models
 
@@ -276,6 +303,13 @@ def parser() -> argparse.ArgumentParser:
     mx.add_argument("-o", "--output", help="output folder (default MODEL-mlx-QBITSbit)")
     mx.add_argument("--prompt", default="Return the number of")
     mx.add_argument("-n", type=int, default=16)
+    fl = add("foundry", cmd_foundry, "Foundry Local in process: register an ONNX Runtime GenAI folder, load it, chat, unload")
+    fl.add_argument("model", help="an ONNX Runtime GenAI folder (genai_config.json), or slm-nano to build one with Olive")
+    fl.add_argument("--id", default="slmlab-local-generic-cpu:1", help="model id, NAME:VERSION")
+    fl.add_argument("--prompt", default="Return the number of")
+    fl.add_argument("-n", type=int, default=16)
+    fl.add_argument("--add-template", action="store_true", help="give a base model a pass-through chat template")
+    fl.add_argument("--web", action="store_true", help="also try the SDK's OpenAI-compatible web service")
     pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
     pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
     pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")

@@ -127,6 +127,8 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     assert all(status >= 400 for (server, request), status in bad.items() if request != "chat without messages")
     assert "the course serves with llama-server" in text
     assert "without the key: 401" in text and "0100007F" in text
+    fl = r["foundry_local"]  # Olive's INT4 folder, registered and answered in process
+    assert fl["answer"].strip() and fl["tokens"] > 0 and fl["load s"] >= 0
 
 
 def test_07_advises_within_the_device_and_runs_the_security_checklist():

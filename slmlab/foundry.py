@@ -1,0 +1,154 @@
+"""Foundry Local on Linux, in process: register an Olive ModelBuilder folder ("bring your own model"),
+load it, chat with it, and try its OpenAI-compatible web service.
+
+`foundry-local-sdk` ships a native runtime for Linux x86-64 that runs inside the Python process — no
+Windows/macOS service needed. Its local catalog registers an ONNX Runtime GenAI folder (what Olive's
+`ModelBuilder` pass writes: `genai_config.json`, `model.onnx`, the tokenizer) without copying it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from slmlab import paths
+from slmlab.errors import SlmlabError
+
+# slm-nano has no chat template: this one passes the user's text straight through, after BOS.
+PASSTHROUGH_TEMPLATE = "<s>{% for message in messages %}{{ message['content'] }}{% endfor %}"
+
+_manager = None
+
+
+def manager(cache_dir: str | Path | None = None):
+    """The process's FoundryLocalManager (the SDK allows one), with its own model cache directory."""
+    global _manager
+    from foundry_local_sdk import Configuration, FoundryLocalManager
+
+    if _manager is None:
+        cache = Path(cache_dir or tempfile.mkdtemp(prefix="slmlab-foundry-"))
+        FoundryLocalManager.initialize(Configuration(app_name="slmlab", model_cache_dir=str(cache),
+                                                     disable_nonessential_telemetry=True))
+        _manager = FoundryLocalManager.instance
+    return _manager
+
+
+def add_chat_template(folder: str | Path, template: str = PASSTHROUGH_TEMPLATE) -> None:
+    """Put a chat template into the folder's tokenizer_config.json (Foundry Local refuses chat without one)."""
+    config = Path(folder) / "tokenizer_config.json"
+    data = json.loads(config.read_text()) if config.is_file() else {}
+    data["chat_template"] = template
+    with paths.atomic_output(config) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
+
+
+@dataclass
+class Chat:
+    text: str
+    seconds: float
+
+
+class LocalModel:
+    """A registered, loaded local model; `close()` (or leaving the `with` block) unloads and unregisters it."""
+
+    def __init__(self, folder: str | Path, model_id: str, display_name: str | None = None):
+        from foundry_local_sdk import CatalogType, FoundryLocalException, ModelInfoBuilder
+
+        folder = Path(folder)
+        if not (folder / "genai_config.json").is_file():
+            raise SlmlabError(f"{folder} has no genai_config.json: Foundry Local loads ONNX Runtime GenAI folders, "
+                              "such as the output of Olive's ModelBuilder pass (slmlab olive MODEL --precision int4)")
+        self.catalog = manager().get_catalog(CatalogType.LOCAL)
+        start = time.perf_counter()
+        try:
+            with ModelInfoBuilder() as meta:
+                meta.set_string_property("task", "chat-completion")
+                meta.set_string_property("display_name", display_name or model_id)
+                self.model = self.catalog.register_model(model_path=str(folder), model_id=model_id, metadata=meta)
+        except FoundryLocalException as e:
+            if "already registered" in str(e):
+                raise SlmlabError(f"{model_id} is already registered in this Foundry Local cache: unregister it or pick "
+                                  "another id (ids are NAME:VERSION)") from None
+            raise SlmlabError(f"Foundry Local refused the registration: {str(e).splitlines()[0][-200:]}") from None
+        self.register_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        self.model.load()
+        self.load_seconds = time.perf_counter() - start
+        self.id = model_id
+
+    def _request(self, prompt: str):
+        from foundry_local_sdk import MessageItem, Request
+
+        return Request().add_item(MessageItem.user(prompt))
+
+    def _session(self, max_tokens: int):
+        from foundry_local_sdk import ChatSession, RequestOptions, SearchOptions
+
+        session = ChatSession(self.model)  # a fresh session per request: sessions keep the conversation
+        session.set_options(RequestOptions(search=SearchOptions(temperature=0.0, max_output_tokens=max_tokens)))
+        return session
+
+    def preflight(self, prompt: str, max_tokens: int = 32):
+        with self._session(max_tokens) as s, self._request(prompt) as req:
+            return s.preflight_request(req)
+
+    def chat(self, prompt: str, max_tokens: int = 32) -> Chat:
+        start = time.perf_counter()
+        text = ""
+        with self._session(max_tokens) as s, self._request(prompt) as req, s.process_request(req) as resp:
+            for item in resp:
+                for part in getattr(item, "parts", None) or [item]:
+                    text += getattr(part, "text", "") or ""
+        return Chat(text, time.perf_counter() - start)
+
+    def stream(self, prompt: str, max_tokens: int = 32) -> Iterator[str]:
+        with self._session(max_tokens) as s, self._request(prompt) as req:
+            s.set_streaming(True)
+            for item in s.process_streaming_request(req):
+                if getattr(item, "text", None):
+                    yield item.text
+
+    def registered_ids(self) -> list[str]:
+        return [m.id for m in self.catalog.list_models()] if hasattr(self.catalog, "list_models") else []
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.model.unload()
+        with contextlib.suppress(Exception):
+            self.catalog.unregister_model(self.id)
+
+    def __enter__(self) -> "LocalModel":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class WebServiceProbe:
+    url: str
+    models_listed: list[str]
+    chat_status: int
+    chat_answer: str
+
+
+def probe_web_service(model: LocalModel, prompt: str = "Return the", timeout: float = 60) -> WebServiceProbe:
+    """Start the SDK's web service, ask it for its models and for a chat completion with the local model, stop it."""
+    import httpx
+
+    m = manager()
+    m.start_web_service()
+    try:
+        urls = m.urls if isinstance(m.urls, (list, tuple)) else [m.urls]
+        url = urls[0]
+        listed = [d.get("id") for d in httpx.get(f"{url}/v1/models", timeout=timeout).json().get("data", [])]
+        r = httpx.post(f"{url}/v1/chat/completions", timeout=timeout,
+                       json={"model": model.id, "messages": [{"role": "user", "content": prompt}], "max_tokens": 8})
+        return WebServiceProbe(url, listed, r.status_code, r.text[:300])
+    finally:
+        m.stop_web_service()

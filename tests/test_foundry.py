@@ -1,0 +1,40 @@
+"""Foundry Local (SDK v2, in process, offline): an Olive ModelBuilder folder registered, loaded, chatted with."""
+
+import shutil
+
+import pytest
+
+from slmlab import SlmlabError, foundry, olive, paths
+
+
+@pytest.fixture(scope="module")
+def int4_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("foundry") / "slm-nano-int4"
+    olive.optimize(paths.MODELS_DIR / "slm-nano", "int4", folder)
+    foundry.add_chat_template(folder)
+    return folder
+
+
+def test_register_load_chat_stream_and_unload(int4_folder):
+    with foundry.LocalModel(int4_folder, "slm-nano-test-generic-cpu:1") as model:
+        assert model.id in model.registered_ids()
+        budget = model.preflight("Return the number of", 16)
+        assert budget.fits and budget.required_tokens == budget.prompt_tokens + 16
+        answer = model.chat("Return the number of", 16)
+        assert answer.text.strip()  # the model continues the text
+        assert "".join(model.stream("Return the number of", 16)).strip() == answer.text.strip()  # greedy: the same
+    assert "slm-nano-test-generic-cpu:1" not in model.registered_ids()  # no registration left behind
+
+
+def test_a_duplicate_id_is_a_clear_error(int4_folder):
+    with foundry.LocalModel(int4_folder, "slm-nano-dup-generic-cpu:1"):
+        with pytest.raises(SlmlabError, match="already registered"):
+            foundry.LocalModel(int4_folder, "slm-nano-dup-generic-cpu:1")
+
+
+def test_a_folder_without_genai_config_is_refused(tmp_path, int4_folder):
+    bad = tmp_path / "not-genai"
+    shutil.copytree(int4_folder, bad)
+    (bad / "genai_config.json").unlink()
+    with pytest.raises(SlmlabError, match="no genai_config.json"):
+        foundry.LocalModel(bad, "bad-generic-cpu:1")
