@@ -25,9 +25,13 @@ SCREENSHOTS = paths.REPO_ROOT / "build" / "screenshots"
 @pytest.fixture()
 def lab(tmp_path):
     shutil.copy(paths.NOTEBOOKS / NOTEBOOK, tmp_path / NOTEBOOK)
+    # JupyterLab 4 renders only the cells in view ("windowing"); render all, so every output can be checked
+    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     port, token = serve.free_port(), "slmlab-browser-test"
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
-           "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+           "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # the server's own PID
@@ -62,19 +66,24 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
             page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-Toolbar-kernelStatus", timeout=60_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            # the explorer widget near the end, and the plots, render in the browser
-            page.wait_for_selector(".jupyter-widgets .widget-dropdown select, .jupyter-widgets select", timeout=300_000)
-            images = page.locator(".jp-OutputArea-output img")
-            images.first.wait_for(timeout=60_000)
-            page.wait_for_function("document.querySelectorAll('.jp-OutputArea-output img').length >= 3", timeout=120_000)
+            # Kernel → Restart Kernel and Run All Cells: it waits for a connected kernel, unlike a bare Run All
+            # clicked while the kernel is still starting (which walks through the cells without running them)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=120_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel and Run All Cells").first.click()
+            page.locator(".jp-Dialog-button.jp-mod-accept").click()
+            # the run reaches the exercise's check at the end; the explorer widget and the plots rendered on the way
+            page.get_by_text("✓ Q").first.wait_for(state="attached", timeout=300_000)
+            page.wait_for_selector(".jupyter-widgets select", state="attached", timeout=60_000)
+            page.wait_for_function("document.querySelectorAll('.jp-OutputArea-output img').length >= 3", timeout=60_000)
             widget = page.locator(".jupyter-widgets").first
             widget.scroll_into_view_if_needed()
             assert "fits" in page.locator(".jupyter-widgets").last.inner_text() or "GB" in widget.inner_text()
             errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
             assert errors.count() == 0, errors.first.inner_text()[:500]
             page.screenshot(path=str(SCREENSHOTS / "01_classifying_slms.png"))
+        except Exception:
+            page.screenshot(path=str(SCREENSHOTS / "01_classifying_slms-failed.png"))  # what the browser showed
+            raise
         finally:
             browser.close()
