@@ -251,10 +251,13 @@ def judge_range(size_bytes: int, low_gb: float, high_gb: float) -> str:
     return "does not hold"
 
 
-def judge_reduction(file_type: str, claimed: float, measured: float, baseline: str = "F16") -> str:
-    """A claimed size reduction against the baseline: 'impossible' if it needs fewer bits per weight than the
-    type's floor (from gguf's table), 'holds' within 5 points of the computed reduction, else 'does not hold'."""
+def judge_reduction(file_type: str, claimed: float, measured: float, baseline: str = "F16", tolerance: float = 0.05) -> str:
+    """A claimed size reduction against the baseline, read as "about" (± `tolerance`):
+    'impossible' if even the generous reading needs fewer bits per weight than the type's floor (from gguf's
+    table), 'holds' if the computed reduction is within the tolerance, else 'does not hold'."""
     best = 1 - bits_floor(file_type) / bits_floor(baseline)
-    if claimed > best + 0.005:
+    if claimed - tolerance > best:
         return f"impossible: even at the {bits_floor(file_type)} bits/weight floor the reduction is {best:.1%}"
-    return "holds" if abs(claimed - measured) <= 0.05 else "does not hold"
+    if abs(claimed - measured) <= tolerance:
+        return "holds"
+    return f"does not hold: at most {best:.1%} is possible, {measured:.1%} measured"

@@ -57,3 +57,11 @@ def test_runtime_memory_adds_up():
     cfg = nano_config()
     m = sizing.runtime_memory(10_000_000, cfg, 256)
     assert m["total"] == m["weights"] + m["kv_cache"] + m["compute"] and m["kv_cache"] > 0
+
+
+def test_reduction_claims_are_judged_against_the_bits_floor():
+    # Q5_1 stores 6 bits per weight: against 16-bit F16 at most 62.5% can be saved, so "70%" cannot be
+    assert sizing.judge_reduction("Q5_1", 0.70, 0.61).startswith("impossible")
+    assert sizing.judge_reduction("Q8_0", 0.50, 0.463) == "holds"  # "about 50%": 46.3% measured
+    assert sizing.judge_reduction("Q4_0", 0.75, 0.678).startswith("does not hold")
+    assert sizing.judge_range(1_050_000_000, 0, 1.0) == "holds only in GiB"  # 1.05 GB = 0.98 GiB
