@@ -66,12 +66,22 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
             page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            # Kernel → Restart Kernel and Run All Cells: it waits for a connected kernel, unlike a bare Run All
-            # clicked while the kernel is still starting (which walks through the cells without running them)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=120_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel and Run All Cells").first.click()
-            page.locator(".jp-Dialog-button.jp-mod-accept").click()
+            # Run → Run All Cells once the kernel reports Idle. Clicked while the kernel is still connecting, Run All
+            # walks through the cells without running them, so check that the first cell got an execution
+            # count, and click again if it did not.
+            status = page.locator(".jp-StatusBar-Widget", has_text="Idle")
+            for attempt in range(4):
+                status.first.wait_for(state="attached", timeout=180_000)
+                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                try:
+                    page.wait_for_function(
+                        "[...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[[0-9*]+\\]/.test(p.textContent))",
+                        timeout=30_000)
+                    break
+                except Exception:
+                    if attempt == 3:
+                        raise
             # the run reaches the exercise's check at the end; the explorer widget and the plots rendered on the way
             page.get_by_text("✓ Q").first.wait_for(state="attached", timeout=300_000)
             page.wait_for_selector(".jupyter-widgets select", state="attached", timeout=60_000)
