@@ -98,14 +98,6 @@ def _expected_sha256(pkg) -> str:
     return pkg.EXPECTED_SHA256
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolve(ref: str | Path) -> Model:
     """Turn a model reference (catalog name, local path or hub id) into a Model with a local path."""
     text = str(ref)

@@ -103,22 +103,15 @@ def wait_healthy(server: Server, timeout: float, health_path: str = "/health") -
     raise SlmlabError(f"the server did not become healthy within {timeout:.0f} s:\n{server.log_tail()}")
 
 
-def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
-                       parallel: int = 1, context_per_slot: int = 512, threads: int | None = None,
-                       chat_template: str | None = None, timeout: float = 120) -> Server:
-    """Start `llama-server` for a GGUF and wait until /health answers 200."""
-    gguf = Path(gguf)
-    llamacpp.read_gguf(gguf)  # a clear error for a missing or damaged file, before the server sees it
+def _check_port(port: int | None, host: str) -> int:
     port = port or free_port(host)
     if port_busy(port, host):
         raise SlmlabError(f"port {port} on {host} is busy: choose another with --port, or leave it out to get a free one")
-    threads = threads or llamacpp.default_threads()
-    cmd = [str(llamacpp.tool_path("llama-server")), "-m", str(gguf), "--host", host, "--port", str(port),
-           "-np", str(parallel), "-c", str(context_per_slot * parallel), "-t", str(threads), "-tb", str(threads)]
-    if api_key:
-        cmd += ["--api-key", api_key]
-    if chat_template:
-        cmd += ["--chat-template", chat_template]
+    return port
+
+
+def _launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: float, health_path: str) -> Server:
+    """Start a server process (its own session, output to a log file) and wait until it answers `health_path`."""
     print("$", llamacpp.show(cmd).replace(api_key or "\0", "***"), flush=True)
     log = Path(tempfile.mkdtemp(prefix="slmlab-server-")) / "server.log"
     start = time.monotonic()
@@ -126,9 +119,26 @@ def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str =
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=llamacpp.tool_env(), start_new_session=True)
     server = Server(proc, host, port, cmd, log, api_key)
-    wait_healthy(server, timeout)
+    wait_healthy(server, timeout, health_path)
     server.started_in_s = time.monotonic() - start
     return server
+
+
+def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
+                       parallel: int = 1, context_per_slot: int = 512, threads: int | None = None,
+                       chat_template: str | None = None, timeout: float = 120) -> Server:
+    """Start `llama-server` for a GGUF and wait until /health answers 200."""
+    gguf = Path(gguf)
+    llamacpp.read_gguf(gguf)  # a clear error for a missing or damaged file, before the server sees it
+    port = _check_port(port, host)
+    threads = threads or llamacpp.default_threads()
+    cmd = [str(llamacpp.tool_path("llama-server")), "-m", str(gguf), "--host", host, "--port", str(port),
+           "-np", str(parallel), "-c", str(context_per_slot * parallel), "-t", str(threads), "-tb", str(threads)]
+    if api_key:
+        cmd += ["--api-key", api_key]
+    if chat_template:
+        cmd += ["--chat-template", chat_template]
+    return _launch(cmd, host, port, api_key, timeout, "/health")
 
 
 def start_python_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
@@ -138,24 +148,13 @@ def start_python_server(gguf: str | Path, *, port: int | None = None, host: str 
 
     gguf = Path(gguf)
     llamacpp.read_gguf(gguf)
-    port = port or free_port(host)
-    if port_busy(port, host):
-        raise SlmlabError(f"port {port} on {host} is busy: choose another with --port, or leave it out to get a free one")
+    port = _check_port(port, host)
     threads = threads or llamacpp.default_threads()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", host, "--port", str(port),
            "--n_ctx", str(context), "--n_threads", str(threads), "--n_threads_batch", str(threads)]
     if api_key:
         cmd += ["--api_key", api_key]
-    print("$", llamacpp.show(cmd).replace(api_key or "\0", "***"), flush=True)
-    log = Path(tempfile.mkdtemp(prefix="slmlab-server-")) / "server.log"
-    start = time.monotonic()
-    with open(log, "w") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=llamacpp.tool_env(), start_new_session=True)
-    server = Server(proc, host, port, cmd, log, api_key)
-    wait_healthy(server, timeout, health_path="/v1/models")
-    server.started_in_s = time.monotonic() - start
-    return server
+    return _launch(cmd, host, port, api_key, timeout, "/v1/models")
 
 
 @dataclass

