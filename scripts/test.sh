@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 DO_NOT_TRACK=1
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 SLMLAB_THREADS=1 TOKENIZERS_PARALLELISM=false
-export MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1
+# no MPLBACKEND here: notebooks must show their plots inline, as a learner sees them (the browser test checks)
+export PYTHONDONTWRITEBYTECODE=1
 export HF_HOME="$PWD/.cache/hf" MPLCONFIGDIR="$PWD/.cache/matplotlib" IPYTHONDIR="$PWD/.cache/ipython"
 export JUPYTER_RUNTIME_DIR="$PWD/.cache/jupyter-runtime"
 mkdir -p .cache build/notebooks

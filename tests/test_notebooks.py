@@ -36,6 +36,10 @@ def execute(name: str) -> dict:
     return nb
 
 
+def plots(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
 def outputs(nb) -> str:
     text = []
     for cell in nb.cells:
@@ -65,6 +69,7 @@ def test_00_start_here_checks_the_machine_and_measures_both_models():
     # the tiny model is faster than the 270M one: generation speed follows the bytes read per token
     assert speeds["slm-nano"]["generation tokens/s"] > speeds["gemma-3-270m"]["generation tokens/s"]
     assert "✓ Right" in text  # the exercise's check ran on the solution
+    assert plots(nb) >= 1  # the speed plot is shown inline
     assert "SIMD  " in text and "CPU   " in text  # the doctor section printed the hardware
 
 
@@ -81,6 +86,7 @@ def test_01_classifying_counts_estimates_and_judges_the_lesson():
     verdicts = {r["verdict"].split(":")[0] for r in results["claims"]}
     assert "impossible" in verdicts and "holds" in verdicts  # Q5_1 "70%" cannot be; Qwen3-0.6B "under 1 GB" is
     assert "✓" in text and "VBox" in text  # the exercise's check passed; the explorer widget was built
+    assert plots(nb) >= 3  # classes, sizes, KV cache
 
 
 def test_02_acquiring_offline_fails_fast_and_the_registry_catches_damage():
