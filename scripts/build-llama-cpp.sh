@@ -11,8 +11,11 @@ ROOT="$HOME_DIR/llama.cpp-$VERSION"
 PYTHON="${PYTHON:-python3}"
 JOBS="${JOBS:-$(nproc)}"
 TOOLS=(llama-quantize llama-bench llama-server llama-cli llama-perplexity)
+PATCHES="$(cd "$(dirname "$0")" && pwd)/patches"
+# What the build is made of: the version and our patches. A new patch rebuilds only the files it touches.
+BUILD_ID="$VERSION $(cat "$PATCHES"/*.patch 2>/dev/null | sha256sum | cut -c1-12)"
 
-if [[ -f "$ROOT/BUILD_OK" ]]; then
+if [[ -f "$ROOT/BUILD_OK" && "$(head -1 "$ROOT/BUILD_OK")" == "$BUILD_ID" ]]; then
   echo "llama.cpp $VERSION: already built in $ROOT"
   exit 0
 fi
@@ -33,6 +36,16 @@ if [[ ! -d "$ROOT/src/vendor/llama.cpp" ]]; then
   tar -xzf "$sdist" -C "$ROOT/src.tmp" --strip-components=1
   mv "$ROOT/src.tmp" "$ROOT/src"
 fi
+
+# Our patches to llama.cpp (each says why in scripts/patches/README.md); applied once, checked every time.
+for patch in "$PATCHES"/*.patch; do
+  [[ -f "$patch" ]] || continue
+  if git -C "$ROOT/src/vendor/llama.cpp" apply --reverse --check "$patch" 2>/dev/null; then
+    continue  # already applied
+  fi
+  echo "==> patching llama.cpp: $(basename "$patch")"
+  git -C "$ROOT/src/vendor/llama.cpp" apply "$patch"
+done
 
 echo "==> configuring llama.cpp (shared libraries, native CPU, nothing fetched from the network)"
 cmake -S "$ROOT/src/vendor/llama.cpp" -B "$ROOT/build" \
@@ -64,5 +77,5 @@ fi
 for t in "${TOOLS[@]}"; do
   [[ -x "$ROOT/build/bin/$t" ]] || { echo "missing $t after the build" >&2; exit 1; }
 done
-echo "$VERSION built in $(( $(date +%s) - start )) s on $(nproc) cores" > "$ROOT/BUILD_OK"
+printf '%s\nbuilt in %s s on %s cores\n' "$BUILD_ID" "$(( $(date +%s) - start ))" "$(nproc)" > "$ROOT/BUILD_OK"
 echo "==> llama.cpp built in $(( $(date +%s) - start )) s: $ROOT/build/bin"

@@ -42,6 +42,9 @@ def test_sixteen_concurrent_clients_get_answers(server):
 
 
 def test_bad_requests_get_4xx_and_the_server_keeps_serving(server):
+    # upstream answers 500 here; scripts/patches/llama-server-json-400.patch makes it a 400
+    r = httpx.post(f"{server.base_url}/v1/completions", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "parse" in r.text.lower()
     r = httpx.post(f"{server.base_url}/v1/completions", json={"prompt": "hi", "max_tokens": -5})
     assert r.status_code == 400 and "max_tokens" in r.text
     r = httpx.post(f"{server.base_url}/v1/chat/completions", json={"max_tokens": 5})
