@@ -36,6 +36,7 @@ BATCH = 16
 STEPS = int(os.environ.get("SLM_NANO_STEPS", "800"))
 LR = float(os.environ.get("SLM_NANO_LR", "3e-3"))
 WEIGHT_DECAY = float(os.environ.get("SLM_NANO_WD", "0.1"))
+TIED = os.environ.get("SLM_NANO_TIED", "1") == "1"
 WARMUP = 50
 SEED = 0
 
@@ -67,6 +68,16 @@ def encode(sp: spm.SentencePieceProcessor, text: str) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
+def q4_0_roundtrip(w: torch.Tensor) -> torch.Tensor:
+    """ggml's Q4_0 (quantize_row_q4_0_ref) and back: blocks of 32, d = signed max / -8, codes 0..15."""
+    x = w.reshape(-1, 32)
+    signed_max = x.gather(1, x.abs().argmax(dim=1, keepdim=True))
+    d = signed_max / -8
+    inv = torch.where(d != 0, 1 / d, torch.zeros_like(d))
+    q = torch.clamp((x * inv + 8.5).to(torch.int8).float(), max=15)
+    return ((q - 8) * d).reshape(w.shape)
+
+
 @torch.no_grad()
 def perplexity(model: LlamaForCausalLM, ids: torch.Tensor) -> float:
     model.eval()
@@ -77,6 +88,23 @@ def perplexity(model: LlamaForCausalLM, ids: torch.Tensor) -> float:
         total += model(chunk, labels=chunk).loss.item() * len(chunk)
     model.train()
     return math.exp(total / n)
+
+
+@torch.no_grad()
+def q4_0_gap(model: LlamaForCausalLM, ids: torch.Tensor, base: float) -> float:
+    """How much perplexity grows (in %) when the matrices llama-quantize makes Q4_0 go through Q4_0:
+    every layer matrix, and the input embedding when it is not tied to the output (which gets Q6_K)."""
+    names = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    saved = {}
+    for name, p in model.named_parameters():
+        if name.endswith(tuple(f"{k}.weight" for k in names)) or (not TIED and name.endswith("embed_tokens.weight")):
+            saved[name] = p.detach().clone()
+            p.copy_(q4_0_roundtrip(p))
+    quantized = perplexity(model, ids)
+    for name, p in model.named_parameters():
+        if name in saved:
+            p.copy_(saved[name])
+    return 100 * (quantized / base - 1)
 
 
 def main() -> None:
@@ -91,7 +119,7 @@ def main() -> None:
     config = LlamaConfig(
         vocab_size=VOCAB, hidden_size=256, intermediate_size=768, num_hidden_layers=4,
         num_attention_heads=4, num_key_value_heads=2, head_dim=64, max_position_embeddings=CONTEXT,
-        rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True,
+        rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=TIED,
         bos_token_id=1, eos_token_id=2, pad_token_id=None, torch_dtype="float32",
     )
     model = LlamaForCausalLM(config)
@@ -117,6 +145,7 @@ def main() -> None:
             entry = {"step": step, "train_loss": round(loss.item(), 4), "seconds": round(time.time() - start)}
             if step % 300 == 0 or step == STEPS:
                 entry["heldout_perplexity"] = round(perplexity(model, heldout_ids), 3)
+                entry["q4_0_gap_percent"] = round(q4_0_gap(model, heldout_ids, entry["heldout_perplexity"]), 3)
             log.append(entry)
             print(entry, flush=True)
 
@@ -131,7 +160,7 @@ def main() -> None:
     }, indent=2) + "\n")
     (OUT / "training_log.json").write_text(json.dumps({
         "parameters": n_params, "train_tokens": len(train_ids), "heldout_tokens": len(heldout_ids),
-        "steps": STEPS, "batch": BATCH, "context": CONTEXT, "lr": LR, "weight_decay": WEIGHT_DECAY, "seed": SEED,
+        "steps": STEPS, "batch": BATCH, "context": CONTEXT, "lr": LR, "weight_decay": WEIGHT_DECAY, "tied_embeddings": TIED, "seed": SEED,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "seconds": round(time.time() - start), "log": log,
     }, indent=2) + "\n")
