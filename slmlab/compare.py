@@ -17,13 +17,24 @@ from slmlab import llamacpp, paths
 
 
 def heldout_chunks(model_dir: str | Path, n_chunks: int = 4, context: int = 256) -> list[list[int]]:
-    """The first `n_chunks` × `context` tokens of the held-out text, BOS first in each chunk."""
-    import sentencepiece as spm
+    """The first `n_chunks` × `context` tokens of the held-out text, BOS first in each chunk.
 
-    sp = spm.SentencePieceProcessor(model_file=str(Path(model_dir) / "tokenizer.model"))
-    ids = sp.encode(llamacpp.heldout_text().read_text())
+    slm-nano's SentencePiece model is used directly (it is what llama.cpp reproduces exactly); other
+    folders use their transformers tokenizer."""
+    text = llamacpp.heldout_text().read_text()
+    spm_file = Path(model_dir) / "tokenizer.model"
+    if spm_file.is_file():
+        import sentencepiece as spm
+
+        sp = spm.SentencePieceProcessor(model_file=str(spm_file))
+        ids, bos = sp.encode(text), sp.bos_id()
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        ids, bos = tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.bos_token_id
     size = context - 1
-    return [[sp.bos_id()] + ids[i * size:(i + 1) * size] for i in range(n_chunks)]
+    return [[bos] + ids[i * size:(i + 1) * size] for i in range(n_chunks)]
 
 
 def token_scores(logits: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:

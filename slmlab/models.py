@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -151,6 +152,74 @@ def gguf_path(ref: str | Path, outtype: str = "f16") -> Path:
     out = paths.cache_dir() / "gguf" / f"{model.name}-{fingerprint(model.path)}" / f"{model.name}-{outtype.upper()}.gguf"
     if not out.is_file():
         llamacpp.convert(model.path, out, outtype)
+    return out
+
+
+def quantized_gguf(ref: str | Path, qtype: str, threads: int | None = None) -> Path:
+    """A cached GGUF of `ref` in `qtype` (F16, Q8_0, Q4_0 …), made with `llama-quantize` on first use.
+
+    A Hugging Face model is quantized from its F16 conversion. A model that ships only as a quantized GGUF
+    (Gemma 3 270M, Q4_K_M) is first dequantized to F16 with `--allow-requantize` — which gives files as good
+    as the shipped one at best, never better — then quantized from that F16."""
+    from slmlab import llamacpp
+    from slmlab.gguf_file import read_gguf
+
+    model = ref if isinstance(ref, Model) else resolve(ref)
+    qtype = qtype.upper()
+    if model.kind == "hf":
+        f16 = gguf_path(model)
+        if qtype == "F16":
+            return f16
+        out = f16.with_name(f"{model.name}-{qtype}.gguf")
+        if not out.is_file():
+            llamacpp.quantize(f16, qtype, out, threads=threads)
+        return out
+    if read_gguf(model.path).file_type == qtype:
+        return model.path
+    work = paths.cache_dir() / "gguf" / model.name
+    f16 = work / f"{model.name}-F16.gguf"
+    if not f16.is_file():
+        llamacpp.quantize(model.path, "F16", f16, allow_requantize=True, threads=threads)
+    if qtype == "F16":
+        return f16
+    out = work / f"{model.name}-{qtype}.gguf"
+    if not out.is_file():
+        llamacpp.quantize(f16, qtype, out, threads=threads)
+    return out
+
+
+def hf_folder(ref: str | Path) -> Path:
+    """A Hugging Face folder for `ref`, which is what Olive and MLX start from: the folder itself, or, for a
+    GGUF, a cached float32 folder dequantized from it with transformers (`from_pretrained(..., gguf_file=...)`).
+
+    The result is only as good as the GGUF: Gemma 3 270M's folder is a dequantized Q4_K_M, not Google's
+    original weights."""
+    model = ref if isinstance(ref, Model) else resolve(ref)
+    if model.kind == "hf":
+        return model.path
+    gguf = model.path
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    out = paths.cache_dir() / "hf-from-gguf" / f"{gguf.stem}-{key}"
+    if (out / "config.json").is_file():
+        return out
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    print(f"dequantizing {gguf.name} into a transformers folder (float32), once: {out}", flush=True)
+    hf = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # the weights are plain float32 now; transformers still marks the model as GGUF-quantized and refuses
+    # to save it, so detach the quantizer first
+    hf.hf_quantizer = None
+    hf.config.quantization_config = None
+    del hf.config.quantization_config
+    tmp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    hf.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
     return out
 
 

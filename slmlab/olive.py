@@ -20,13 +20,17 @@ from pathlib import Path
 
 from slmlab.errors import SlmlabError
 
-PRECISIONS = ("fp32", "int8", "int4")
+PRECISIONS = ("fp32", "int8", "int8-static", "int4")
+CALIBRATION_SCRIPT = Path(__file__).with_name("olive_calibration.py")
 
 
-def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Path, cache_dir: str | Path) -> dict:
+def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Path, cache_dir: str | Path,
+                    calibration_samples: int = 16, quantize_options: dict | None = None) -> dict:
     """The Olive workflow for a precision:
     fp32 — OnnxConversion (dynamo exporter) → OrtTransformersOptimization;
     int8 — the same, then OnnxDynamicQuantization (weights INT8, activations quantized on the fly);
+    int8-static — the same, then OnnxStaticQuantization (QDQ: weights and activations INT8, activation
+        scales fixed ahead of time from a calibration set cut from local text, see `olive_calibration`);
     int4 — ModelBuilder (onnxruntime-genai's builder, INT4 weights, ready for onnxruntime-genai)."""
     if precision not in PRECISIONS:
         raise SlmlabError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
@@ -41,8 +45,20 @@ def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Pat
         }
         if precision == "int8":
             passes["quantize"] = {"type": "OnnxDynamicQuantization"}
+        if precision == "int8-static":
+            # only the matrix products and the embedding lookup: quantizing every operator's output (norms,
+            # softmax, the residual stream) with one fixed scale each breaks a language model (notebook 04)
+            passes["quantize"] = {"type": "OnnxStaticQuantization", "quant_format": "QDQ", "precision": "int8",
+                                  "activation_type": "int8", "calibrate_method": "MinMax", "data_config": "calibration",
+                                  "op_types_to_quantize": ["MatMul", "Gather"]}
+            data_configs = [{
+                "name": "calibration",
+                "user_script": str(CALIBRATION_SCRIPT),
+                "load_dataset_config": {"type": "slmlab_calibration",
+                                        "params": {"model_path": str(model_dir), "samples": calibration_samples}},
+            }]
         model = {"type": "HfModel", "model_path": str(model_dir), "task": "text-generation"}
-    return {
+    config = {
         "input_model": model,
         "systems": {"local_system": {"type": "LocalSystem",
                                      "accelerators": [{"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
@@ -50,6 +66,13 @@ def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Pat
         "host": "local_system", "target": "local_system",
         "cache_dir": str(cache_dir), "output_dir": str(output_dir), "log_severity_level": 3,
     }
+    if precision == "int8-static":
+        config["data_configs"] = data_configs
+    if quantize_options:
+        if "quantize" not in passes:
+            raise SlmlabError(f"precision {precision!r} has no quantization pass to give options to")
+        passes["quantize"].update(quantize_options)
+    return config
 
 
 @dataclass
@@ -80,12 +103,43 @@ def _telemetry_off():
             os.environ["CI"] = old
 
 
+@contextlib.contextmanager
+def _rope_fields_for_model_builder():
+    """onnxruntime-genai 0.14's model builder reads RoPE bases the transformers 4 way (`config.rope_theta`,
+    and `config.rope_local_base_freq` for Gemma 3); transformers 5 keeps them only in `config.rope_parameters`.
+    Without this the builder fails on Gemma 3 — and on models without a local base it would fall back to
+    θ = 10,000 silently. While the builder runs, its config gets both spellings, with the same values."""
+    from onnxruntime_genai.models import builder
+
+    original = builder.AutoConfig
+
+    class AutoConfigWithRopeFields:
+        @staticmethod
+        def from_pretrained(*args, **kwargs):
+            config = original.from_pretrained(*args, **kwargs)
+            for c in (config, getattr(config, "text_config", None)):
+                rope = getattr(c, "rope_parameters", None) or {}
+                if "full_attention" in rope and "sliding_attention" in rope:
+                    c.rope_theta = rope["full_attention"]["rope_theta"]
+                    c.rope_local_base_freq = rope["sliding_attention"]["rope_theta"]
+                elif "rope_theta" in rope and getattr(c, "rope_theta", None) is None:
+                    c.rope_theta = rope["rope_theta"]
+            return config
+
+    builder.AutoConfig = AutoConfigWithRopeFields
+    try:
+        yield
+    finally:
+        builder.AutoConfig = original
+
+
 def run(config: dict) -> Path:
     """Run an Olive workflow with a fresh cache; return the output model file or raise a clear error."""
     from olive.workflows import run as olive_run
 
     out = Path(config["output_dir"])
-    with _telemetry_off():
+    uses_builder = any(p["type"] == "ModelBuilder" for p in config["passes"].values())
+    with _telemetry_off(), (_rope_fields_for_model_builder() if uses_builder else contextlib.nullcontext()):
         olive_run(config)
     model = out / "model.onnx"
     if not model.is_file():
@@ -94,8 +148,10 @@ def run(config: dict) -> Path:
     return model
 
 
-def optimize(model_dir: str | Path, precision: str, output_dir: str | Path) -> OliveResult:
-    """Run the workflow for `precision` into `output_dir` (replaced only when the new run succeeded)."""
+def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *,
+             quantize_options: dict | None = None) -> OliveResult:
+    """Run the workflow for `precision` into `output_dir` (replaced only when the new run succeeded);
+    `quantize_options` change the quantization pass (e.g. `{"op_types_to_quantize": None}`)."""
     import onnx
 
     model_dir, output_dir = Path(model_dir), Path(output_dir)
@@ -104,7 +160,7 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path) -> O
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".olive-", dir=output_dir.parent))
     try:
-        config = workflow_config(model_dir, precision, work / "out", work / "cache")
+        config = workflow_config(model_dir, precision, work / "out", work / "cache", quantize_options=quantize_options)
         start = time.perf_counter()
         model = run(config)
         seconds = time.perf_counter() - start

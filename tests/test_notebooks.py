@@ -159,6 +159,9 @@ def test_04_olive_builds_int8_and_int4_that_agree_with_torch():
     q = {row["runtime"]: row for row in r["quality"]}
     assert q["ONNX fp32"]["argmax_agreement"] == 1.0 and q["ONNX fp32"]["max_abs_logit_diff"] < 1e-3
     assert q["ONNX int8"]["argmax_agreement"] >= 0.85 and q["ONNX int4"]["argmax_agreement"] >= 0.85
+    assert "QuantizeLinear" in built["int8-static"]["quantized_ops"] and q["ONNX int8-static"]["argmax_agreement"] >= 0.85
+    # the naive static recipe (every operator quantized) is shown failing, with the number
+    assert q["ONNX int8-static, every operator"]["perplexity"] > 2 * q["PyTorch fp32"]["perplexity"]
     assert r["genai_int4_tokens_per_s"] > 0 and "✓" in outputs(nb)
 
 
@@ -167,8 +170,9 @@ def test_05_mlx_quantizes_generates_and_joins_the_cross_toolchain_table():
     r = measure.load_results("05_running_with_mlx")
     mlx = {m["model"]: m for m in r["mlx"]}
     assert mlx["4-bit"]["size_bytes"] < mlx["8-bit"]["size_bytes"] < mlx["float16"]["size_bytes"]
+    assert abs(mlx["bfloat16"]["size_bytes"] - mlx["float16"]["size_bytes"]) < 0.01 * mlx["float16"]["size_bytes"]
     assert 4.5 < mlx["4-bit"]["bits_per_weight"] < 5.5  # 4 bits + a float16 scale and bias per 64 weights
     assert all(m["text"].strip() and m["tokens_per_s"] > 0 for m in mlx.values())
     runtimes = {row["runtime"] for row in r["toolchains"]}
-    assert {"llama.cpp Q8_0", "llama.cpp Q4_0", "ONNX int8", "ONNX int4", "MLX 4-bit", "MLX 8-bit"} <= runtimes
+    assert {"llama.cpp Q8_0", "llama.cpp Q4_0", "ONNX int8", "ONNX int4", "MLX bfloat16", "MLX 4-bit", "MLX 8-bit"} <= runtimes
     assert all(row["argmax agreement"] >= 0.85 for row in r["toolchains"]) and "✓" in outputs(nb)
