@@ -164,18 +164,16 @@ def cmd_olive(args: argparse.Namespace) -> Result:
     from slmlab import compare, models, olive
 
     model = models.resolve(args.model)
-    if model.kind != "hf":
-        raise SlmlabError("Olive starts from a Hugging Face model folder, not a GGUF file")
+    folder = models.hf_folder(model)  # Olive starts from transformers weights: a GGUF is dequantized first
     out = Path(args.output or f"{model.name}-onnx-{args.precision}")
-    r = olive.optimize(model.path, args.precision, out)
+    r = olive.optimize(folder, args.precision, out)
     data = {"model": model.name, "precision": r.precision, "path": str(r.model), "size_bytes": r.size_bytes,
             "seconds": round(r.seconds, 1), "quantized_ops": r.quantized_ops}
-    if (model.path / "tokenizer.model").is_file():
-        chunks = compare.heldout_chunks(model.path, args.chunks)
-        ref = [compare.torch_logits(model.path, c) for c in chunks]
-        s = compare.score(f"onnx {args.precision}", olive.OnnxLM(r.model).logits, chunks, ref)
-        data |= {"argmax_agreement": round(s.argmax_agreement, 4), "max_abs_logit_diff": round(s.max_abs_logit_diff, 4),
-                 "perplexity": round(s.perplexity, 4), "torch_perplexity": round(compare.score("torch", lambda ids: compare.torch_logits(model.path, ids), chunks, ref).perplexity, 4)}
+    chunks = compare.heldout_chunks(folder, args.chunks)
+    ref = [compare.torch_logits(folder, c) for c in chunks]
+    s = compare.score(f"onnx {args.precision}", olive.OnnxLM(r.model).logits, chunks, ref)
+    data |= {"argmax_agreement": round(s.argmax_agreement, 4), "max_abs_logit_diff": round(s.max_abs_logit_diff, 4),
+             "perplexity": round(s.perplexity, 4), "torch_perplexity": round(compare.score("torch", lambda ids: compare.torch_logits(folder, ids), chunks, ref).perplexity, 4)}
     text = "\n".join(f"{k}: {v}" for k, v in data.items())
     return Result(data, text)
 
@@ -184,10 +182,9 @@ def cmd_mlx(args: argparse.Namespace) -> Result:
     from slmlab import mlx, models
 
     model = models.resolve(args.model)
-    if model.kind != "hf":
-        raise SlmlabError("mlx_lm.convert starts from a Hugging Face model folder, not a GGUF file")
+    folder = models.hf_folder(model)  # mlx_lm.convert starts from transformers weights: a GGUF is dequantized first
     out = Path(args.output or f"{model.name}-mlx-{args.q_bits}bit")
-    r = mlx.convert(model.path, out, q_bits=args.q_bits, group_size=args.group_size)
+    r = mlx.convert(folder, out, q_bits=args.q_bits, group_size=args.group_size)
     g = mlx.generate(out, args.prompt, args.n)
     data = {"model": model.name, "path": str(out), "q_bits": r.q_bits, "group_size": r.group_size, "size_bytes": r.size_bytes,
             "bits_per_weight": round(r.bits_per_weight or 0, 3), "convert_seconds": round(r.seconds, 2),
@@ -197,18 +194,17 @@ def cmd_mlx(args: argparse.Namespace) -> Result:
 
 
 def cmd_foundry(args: argparse.Namespace) -> Result:
-    from slmlab import foundry, models, olive, paths
+    from slmlab import foundry, models, olive, paths, serve
 
     path = Path(args.model)
     if not (path / "genai_config.json").is_file():  # a model reference: build its INT4 folder with Olive first
         model = models.resolve(args.model)
-        if model.kind != "hf":
-            raise SlmlabError("Foundry Local loads ONNX Runtime GenAI folders: give one, or a Hugging Face model to build it from")
         path = paths.cache_dir() / "olive" / model.name / "int4"
         if not (path / "genai_config.json").is_file():
-            olive.optimize(model.path, "int4", path)
-    if args.add_template:
-        foundry.add_chat_template(path)
+            olive.optimize(models.hf_folder(model), "int4", path)
+    if args.add_template:  # Gemma's turn format for Gemma; otherwise the text passes through
+        is_gemma = "gemma" in json.loads((path / "genai_config.json").read_text())["model"]["type"]
+        foundry.add_chat_template(path, serve.GEMMA_CHAT_TEMPLATE if is_gemma else foundry.PASSTHROUGH_TEMPLATE)
     with foundry.LocalModel(path, args.id) as local:
         budget = local.preflight(args.prompt, args.n)
         answer = local.chat(args.prompt, args.n)
@@ -292,23 +288,23 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--context", type=int, default=512, help="context tokens per slot")
     sv.add_argument("--threads", type=int, default=None)
     ol = add("olive", cmd_olive, "Olive: HF model → ONNX (fp32, int8 dynamic, int8-static calibrated QDQ, int4 ModelBuilder), compared with PyTorch")
-    ol.add_argument("model", help="slm-nano or a Hugging Face model folder")
+    ol.add_argument("model", help="slm-nano, gemma-3-270m (its GGUF, dequantized), or a Hugging Face model folder")
     ol.add_argument("--precision", choices=["fp32", "int8", "int8-static", "int4"], default="int8")
     ol.add_argument("-o", "--output", help="output folder (default MODEL-onnx-PRECISION)")
     ol.add_argument("--chunks", type=int, default=4, help="held-out chunks of 256 tokens for the comparison")
     mx = add("mlx", cmd_mlx, "MLX: mlx_lm.convert to 4- or 8-bit, then generate")
-    mx.add_argument("model", help="slm-nano or a Hugging Face model folder")
+    mx.add_argument("model", help="slm-nano, gemma-3-270m (its GGUF, dequantized), or a Hugging Face model folder")
     mx.add_argument("--q-bits", type=int, choices=[4, 8], default=4)
     mx.add_argument("--group-size", type=int, default=64)
     mx.add_argument("-o", "--output", help="output folder (default MODEL-mlx-QBITSbit)")
     mx.add_argument("--prompt", default="Return the number of")
     mx.add_argument("-n", type=int, default=16)
     fl = add("foundry", cmd_foundry, "Foundry Local in process: register an ONNX Runtime GenAI folder, load it, chat, unload")
-    fl.add_argument("model", help="an ONNX Runtime GenAI folder (genai_config.json), or slm-nano to build one with Olive")
+    fl.add_argument("model", help="an ONNX Runtime GenAI folder (genai_config.json), or slm-nano / gemma-3-270m to build one with Olive")
     fl.add_argument("--id", default="slmlab-local-generic-cpu:1", help="model id, NAME:VERSION")
     fl.add_argument("--prompt", default="Return the number of")
     fl.add_argument("-n", type=int, default=16)
-    fl.add_argument("--add-template", action="store_true", help="give a base model a pass-through chat template")
+    fl.add_argument("--add-template", action="store_true", help="give a base model a chat template (Gemma's turns for Gemma, else pass-through)")
     fl.add_argument("--web", action="store_true", help="also try the SDK's OpenAI-compatible web service")
     pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
     pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
