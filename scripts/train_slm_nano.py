@@ -10,6 +10,9 @@ Phi share), small enough to ship in the repo and to run the whole course in minu
 Tests never retrain it. Re-run this to reproduce it (about 15 minutes on 2 cores):
 
     python scripts/make_corpus.py && python scripts/train_slm_nano.py
+
+Environment variables change the recipe (SLM_NANO_STEPS, _LR, _LR_FLOOR, _WD, _TIED, _OUT); the model
+card lists the recipes tried and how quantization-sensitive each came out.
 """
 
 from __future__ import annotations
