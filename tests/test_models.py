@@ -52,3 +52,17 @@ def test_conversion_is_cached(nano_f16):
     start = time.monotonic()
     assert models.gguf_path("slm-nano") == nano_f16
     assert time.monotonic() - start < 2
+
+
+def test_quantized_gguf_makes_each_type_once_and_returns_a_shipped_file_as_is(gemma):
+    from slmlab.gguf_file import read_gguf
+
+    q8 = models.quantized_gguf("slm-nano", "Q8_0")
+    assert read_gguf(q8).file_type == "Q8_0"
+    stamp = q8.stat().st_mtime_ns
+    assert models.quantized_gguf("slm-nano", "q8_0") == q8 and q8.stat().st_mtime_ns == stamp  # cached, not redone
+    assert models.quantized_gguf("gemma-3-270m", "Q4_K_M") == gemma  # the shipped file is already that type
+
+
+def test_hf_folder_of_a_hugging_face_model_is_the_folder_itself():
+    assert models.hf_folder("slm-nano") == paths.MODELS_DIR / "slm-nano"
