@@ -214,7 +214,8 @@ def cmd_foundry(args: argparse.Namespace) -> Result:
                 "required_tokens": budget.required_tokens, "context_limit_tokens": budget.context_limit_tokens, "fits": budget.fits}}
         if args.web:
             web = foundry.probe_web_service(local, args.prompt)
-            data["web_service"] = {"url": web.url, "models_listed": web.models_listed, "chat_status": web.chat_status,
+            data["web_service"] = {"url": web.url, "models_listed": web.models_listed, "model_status": web.model_status,
+                                   "chat_status": web.chat_status,
                                    "answer": web.chat_answer}
     return Result(data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 

@@ -133,8 +133,21 @@ class LocalModel:
 class WebServiceProbe:
     url: str
     models_listed: list[str]
+    model_status: int  # GET /v1/models/{id}
     chat_status: int
     chat_answer: str
+
+
+def web_routes() -> list[str]:
+    """The HTTP routes compiled into the SDK's native library (its web service has no others)."""
+    import re
+
+    from foundry_local_sdk._native import lib_loader
+
+    lib = lib_loader.find_library()
+    if lib is None or not lib.is_file():
+        raise SlmlabError("cannot find Foundry Local's native library (libfoundry_local) in the installed SDK")
+    return sorted({m.decode() for m in re.findall(rb"/v1/[a-z_/{}]+", lib.read_bytes())})
 
 
 def probe_web_service(model: LocalModel, prompt: str = "Return the", timeout: float = 60) -> WebServiceProbe:
@@ -147,8 +160,9 @@ def probe_web_service(model: LocalModel, prompt: str = "Return the", timeout: fl
         urls = m.urls if isinstance(m.urls, (list, tuple)) else [m.urls]
         url = urls[0]
         listed = [d.get("id") for d in httpx.get(f"{url}/v1/models", timeout=timeout).json().get("data", [])]
+        model_status = httpx.get(f"{url}/v1/models/{model.id}", timeout=timeout).status_code
         r = httpx.post(f"{url}/v1/chat/completions", timeout=timeout,
                        json={"model": model.id, "messages": [{"role": "user", "content": prompt}], "max_tokens": 8})
-        return WebServiceProbe(url, listed, r.status_code, r.text[:300])
+        return WebServiceProbe(url, listed, model_status, r.status_code, r.text[:300])
     finally:
         m.stop_web_service()

@@ -38,3 +38,9 @@ def test_a_folder_without_genai_config_is_refused(tmp_path, int4_folder):
     (bad / "genai_config.json").unlink()
     with pytest.raises(SlmlabError, match="no genai_config.json"):
         foundry.LocalModel(bad, "bad-generic-cpu:1")
+
+
+def test_the_web_service_routes_are_read_from_the_sdk_itself():
+    routes = foundry.web_routes()
+    assert "/v1/chat/completions" in routes and "/v1/models" in routes
+    assert not any("load" in r or "register" in r for r in routes)  # why a local registration is not served over HTTP
