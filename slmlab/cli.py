@@ -194,7 +194,7 @@ def cmd_mlx(args: argparse.Namespace) -> Result:
 
 
 def cmd_foundry(args: argparse.Namespace) -> Result:
-    from slmlab import foundry, models, olive, paths, serve
+    from slmlab import foundry, models, olive, paths
 
     path = Path(args.model)
     if not (path / "genai_config.json").is_file():  # a model reference: build its INT4 folder with Olive first
@@ -202,9 +202,8 @@ def cmd_foundry(args: argparse.Namespace) -> Result:
         path = paths.cache_dir() / "olive" / model.name / "int4"
         if not (path / "genai_config.json").is_file():
             olive.optimize(models.hf_folder(model), "int4", path)
-    if args.add_template:  # Gemma's turn format for Gemma; otherwise the text passes through
-        is_gemma = "gemma" in json.loads((path / "genai_config.json").read_text())["model"]["type"]
-        foundry.add_chat_template(path, serve.GEMMA_CHAT_TEMPLATE if is_gemma else foundry.PASSTHROUGH_TEMPLATE)
+    if args.add_template:
+        foundry.add_chat_template(path)
     with foundry.LocalModel(path, args.id) as local:
         budget = local.preflight(args.prompt, args.n)
         answer = local.chat(args.prompt, args.n)

@@ -38,9 +38,18 @@ def manager(cache_dir: str | Path | None = None):
     return _manager
 
 
-def add_chat_template(folder: str | Path, template: str = PASSTHROUGH_TEMPLATE) -> None:
-    """Put a chat template into the folder's tokenizer_config.json (Foundry Local refuses chat without one)."""
-    config = Path(folder) / "tokenizer_config.json"
+def add_chat_template(folder: str | Path, template: str | None = None) -> None:
+    """Put a chat template into the folder's tokenizer_config.json (Foundry Local refuses chat without one).
+
+    By default: Gemma's turn format for a Gemma folder (its genai_config.json says so), otherwise a template
+    that passes the text through."""
+    from slmlab import serve
+
+    folder = Path(folder)
+    if template is None:
+        model_type = json.loads((folder / "genai_config.json").read_text())["model"]["type"]
+        template = serve.GEMMA_CHAT_TEMPLATE if "gemma" in model_type else PASSTHROUGH_TEMPLATE
+    config = folder / "tokenizer_config.json"
     data = json.loads(config.read_text()) if config.is_file() else {}
     data["chat_template"] = template
     with paths.atomic_output(config) as tmp:

@@ -7,11 +7,11 @@ GPU through Metal and unified memory. The calls below are mlx-lm's own; this mod
 from __future__ import annotations
 
 import functools
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from slmlab import paths
 from slmlab.errors import SlmlabError
 
 
@@ -36,17 +36,13 @@ def convert(model_dir: str | Path, output_dir: str | Path, q_bits: int | None = 
         raise SlmlabError(f"{model_dir} is not a Hugging Face model folder (no config.json)")
     if q_bits not in (None, 2, 3, 4, 6, 8):
         raise SlmlabError(f"q_bits must be 2, 3, 4, 6 or 8 (or None for a float dtype), not {q_bits}")
-    tmp = output_dir.with_name(f".{output_dir.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
     start = time.perf_counter()
-    if q_bits:
-        mlx_convert(str(model_dir), mlx_path=str(tmp), quantize=True, q_bits=q_bits, q_group_size=group_size)
-    else:
-        mlx_convert(str(model_dir), mlx_path=str(tmp), dtype=dtype or "float16")
+    with paths.atomic_output(output_dir) as tmp:
+        if q_bits:
+            mlx_convert(str(model_dir), mlx_path=str(tmp), quantize=True, q_bits=q_bits, q_group_size=group_size)
+        else:
+            mlx_convert(str(model_dir), mlx_path=str(tmp), dtype=dtype or "float16")
     seconds = time.perf_counter() - start
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
-    tmp.rename(output_dir)
     size = sum(f.stat().st_size for f in output_dir.glob("*.safetensors"))
     n_params = _n_params(model_dir)
     return MlxResult(output_dir, q_bits, group_size if q_bits else None, None if q_bits else (dtype or "float16"),

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -212,14 +211,10 @@ def hf_folder(ref: str | Path) -> Path:
     # the weights are plain float32 now; transformers still marks the model as GGUF-quantized and refuses
     # to save it, so detach the quantizer first
     hf.hf_quantizer = None
-    hf.config.quantization_config = None
     del hf.config.quantization_config
-    tmp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    hf.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    with paths.atomic_output(out) as tmp:
+        hf.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     return out
 
 

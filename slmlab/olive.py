@@ -34,6 +34,7 @@ def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Pat
     int4 — ModelBuilder (onnxruntime-genai's builder, INT4 weights, ready for onnxruntime-genai)."""
     if precision not in PRECISIONS:
         raise SlmlabError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    data_configs: list[dict] = []
     if precision == "int4":
         passes = {"builder": {"type": "ModelBuilder", "precision": "int4"}}
         model = {"type": "HfModel", "model_path": str(model_dir)}
@@ -51,12 +52,12 @@ def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Pat
             passes["quantize"] = {"type": "OnnxStaticQuantization", "quant_format": "QDQ", "precision": "int8",
                                   "activation_type": "int8", "calibrate_method": "MinMax", "data_config": "calibration",
                                   "op_types_to_quantize": ["MatMul", "Gather"]}
-            data_configs = [{
+            data_configs.append({
                 "name": "calibration",
                 "user_script": str(CALIBRATION_SCRIPT),
                 "load_dataset_config": {"type": "slmlab_calibration",
                                         "params": {"model_path": str(model_dir), "samples": calibration_samples}},
-            }]
+            })
         model = {"type": "HfModel", "model_path": str(model_dir), "task": "text-generation"}
     config = {
         "input_model": model,
@@ -66,7 +67,7 @@ def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Pat
         "host": "local_system", "target": "local_system",
         "cache_dir": str(cache_dir), "output_dir": str(output_dir), "log_severity_level": 3,
     }
-    if precision == "int8-static":
+    if data_configs:
         config["data_configs"] = data_configs
     if quantize_options:
         if "quantize" not in passes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,7 +67,8 @@ def ensure_writable_dir(directory: Path) -> None:
 def atomic_output(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it to `target` only if the block succeeds.
 
-    On any error (or a refused tool run) the temporary file is removed and `target` is untouched.
+    The block may write a file or a folder there. On any error (or a refused tool run) the temporary
+    path is removed and `target` is untouched; on success a folder replaces the old `target` folder.
     """
     target = Path(target)
     ensure_writable_dir(target.parent)
@@ -75,10 +77,15 @@ def atomic_output(target: Path) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise SlmlabError(f"no output was written for {target}")
+        if tmp.is_dir() and target.is_dir():
+            shutil.rmtree(target)
         os.replace(tmp, target)
     except OSError as e:
         if e.errno == 28:  # ENOSPC
             raise SlmlabError(f"the disk is full while writing {target}; nothing was kept. Free space and retry.") from None
         raise
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)

@@ -37,9 +37,7 @@ def size_explorer(default_model: str = "qwen3-1.7b"):
         out.value = (f"<p>{name} · {qtype.value} · {est.bits_per_weight:.2f} bits/weight{note}</p>"
                      f"<table>{table}</table><p>{verdict}</p>")
 
-    for control in (model, qtype, context, device):
-        control.observe(update, names="value")
-    update()
+    _rerun_on_change(update, model, qtype, context, device)
     return w.VBox([w.HBox([model, qtype]), w.HBox([context, device]), out])
 
 
@@ -71,7 +69,12 @@ def advisor_ui(memory_gb: float = 8.0):
         out.value = (f"<table class='slmlab-advice'><tr><th>#</th><th>model</th><th>type</th><th>memory</th><th>tok/s</th>"
                      f"<th>runtime</th><th>why</th></tr>{rows}</table><p><small>speed model: {html.escape(source)}</small></p>")
 
-    for c in (mem, speed, ctx, task):
-        c.observe(update, names="value")
-    update()
+    _rerun_on_change(update, mem, speed, ctx, task)
     return w.VBox([w.HBox([mem, speed]), w.HBox([ctx, task]), out])
+
+
+def _rerun_on_change(update, *controls) -> None:
+    """Call `update` now and whenever one of `controls` changes value."""
+    for control in controls:
+        control.observe(update, names="value")
+    update()

@@ -44,3 +44,12 @@ def test_the_web_service_routes_are_read_from_the_sdk_itself():
     routes = foundry.web_routes()
     assert "/v1/chat/completions" in routes and "/v1/models" in routes
     assert not any("load" in r or "register" in r for r in routes)  # why a local registration is not served over HTTP
+
+
+def test_a_gemma_folder_gets_gemmas_turn_format_by_default(tmp_path):
+    import json
+
+    (tmp_path / "genai_config.json").write_text(json.dumps({"model": {"type": "gemma3_text"}}))
+    foundry.add_chat_template(tmp_path)
+    template = json.loads((tmp_path / "tokenizer_config.json").read_text())["chat_template"]
+    assert "<start_of_turn>" in template
