@@ -68,6 +68,17 @@ class Server:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def listening_on(self) -> list[tuple[str, int]]:
+        """The (address, port) pairs the server process listens on, from the OS's socket table.
+
+        Only sockets in the LISTEN state count: a connection a health check just closed also shows
+        127.0.0.1:port in the table (TIME_WAIT), and it says nothing about where the server accepts.
+        """
+        import psutil
+
+        conns = psutil.Process(self.process.pid).net_connections(kind="inet")
+        return sorted({(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN})
+
     def stop(self, timeout: float = 10) -> None:
         """Stop the server: SIGTERM, then SIGKILL if it does not exit within `timeout` seconds."""
         if self.process.poll() is None:
