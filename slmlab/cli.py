@@ -168,7 +168,8 @@ def cmd_olive(args: argparse.Namespace) -> Result:
     out = Path(args.output or f"{model.name}-onnx-{args.precision}")
     r = olive.optimize(folder, args.precision, out)
     data = {"model": model.name, "precision": r.precision, "path": str(r.model), "size_bytes": r.size_bytes,
-            "seconds": round(r.seconds, 1), "quantized_ops": r.quantized_ops}
+            "seconds": round(r.seconds, 1), "pass_seconds": {k: round(v, 2) for k, v in r.pass_seconds.items()},
+            "quantized_ops": r.quantized_ops, "log": str(r.log)}
     chunks = compare.heldout_chunks(folder, args.chunks)
     ref = [compare.torch_logits(folder, c) for c in chunks]
     s = compare.score(f"onnx {args.precision}", olive.OnnxLM(r.model).logits, chunks, ref)

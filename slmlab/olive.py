@@ -4,19 +4,26 @@
 `olive run --config FILE`); `run` runs it through `olive.workflows.run` and handles Olive's traps:
 * it can finish "successfully" without an output model — we check the file exists and say so;
 * it caches runs, failures included — every run gets its own fresh cache folder;
-* its telemetry waits on the network — we run it with `CI=true`, which switches it off.
+* its telemetry waits on the network — we run it with `CI=true`, which switches it off;
+* it and the exporters it drives print pages of warnings and progress bars — `run` sends all of that to a
+  log file (`olive.log` beside the model) and shows one progress bar over the workflow's passes instead.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import os
+import re
 import shutil
+import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from slmlab.errors import SlmlabError
 
@@ -65,7 +72,7 @@ def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Pat
                                      "accelerators": [{"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
         "passes": passes,
         "host": "local_system", "target": "local_system",
-        "cache_dir": str(cache_dir), "output_dir": str(output_dir), "log_severity_level": 3,
+        "cache_dir": str(cache_dir), "output_dir": str(output_dir), "log_severity_level": 1,
     }
     if data_configs:
         config["data_configs"] = data_configs
@@ -84,6 +91,8 @@ class OliveResult:
     size_bytes: int
     seconds: float
     ops: dict[str, int]
+    pass_seconds: dict[str, float] = field(default_factory=dict)  # from Olive's log: where the time went
+    log: Path | None = None
 
     @property
     def quantized_ops(self) -> dict[str, int]:
@@ -134,18 +143,118 @@ def _rope_fields_for_model_builder():
         builder.AutoConfig = original
 
 
-def run(config: dict) -> Path:
-    """Run an Olive workflow with a fresh cache; return the output model file or raise a clear error."""
+PASS_STARTED = re.compile(r"Running pass (\S+?):")
+PASS_FINISHED = re.compile(r"Pass (\S+?):\S+ finished in ([\d.]+) seconds")
+
+
+def pass_seconds(log_text: str) -> dict[str, float]:
+    """Seconds per pass, as Olive logs them ("Pass conversion:onnxconversion finished in 6.3 seconds")."""
+    return {name: float(s) for name, s in PASS_FINISHED.findall(log_text)}
+
+
+def _stream_handlers(streams: tuple) -> list[logging.StreamHandler]:
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    return [h for lg in loggers for h in lg.handlers
+            if type(h) is logging.StreamHandler and any(h.stream is s for s in streams)]
+
+
+@contextlib.contextmanager
+def _all_output_to(log: TextIO):
+    """Everything printed inside the block goes to `log`: print(), warnings, tqdm bars, logging handlers that
+    write to the console, and C/C++ code writing to file descriptors 1 and 2 (onnxruntime, the exporters)."""
+    consoles = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    moved = [(h, h.stream) for h in _stream_handlers(consoles)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        for h, _ in moved:
+            h.setStream(log)
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            yield
+    finally:
+        log.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        for h, stream in moved:
+            h.setStream(stream)
+        for h in _stream_handlers((log,)):  # handlers created inside the block
+            h.setStream(sys.stderr)
+
+
+@contextlib.contextmanager
+def _pass_progress(log_path: Path, passes: list[str], desc: str):
+    """A progress bar over the workflow's passes, advanced by reading Olive's log while it runs."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(passes), desc=desc, unit="pass", leave=False, file=sys.stderr)
+    done = threading.Event()
+
+    def follow():
+        while not done.wait(0.5):
+            text = log_path.read_text(errors="replace") if log_path.exists() else ""
+            started, finished = PASS_STARTED.findall(text), PASS_FINISHED.findall(text)
+            bar.n = len(finished)
+            bar.set_postfix_str(started[-1] if len(started) > len(finished) else "", refresh=True)
+
+    watcher = threading.Thread(target=follow, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        bar.close()
+
+
+@contextlib.contextmanager
+def _transformers_bars_off():
+    """transformers draws its own bars ("Loading weights") as notebook widgets, which no stream redirect catches."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def run(config: dict, log: str | Path | None = None, progress: bool = True, desc: str | None = None) -> Path:
+    """Run an Olive workflow with a fresh cache; return the output model file or raise a clear error.
+
+    What Olive and the exporters print goes to `log` (default: `olive.log` beside the output folder);
+    the error, when there is one, quotes its end."""
     from olive.workflows import run as olive_run
 
     out = Path(config["output_dir"])
-    uses_builder = any(p["type"] == "ModelBuilder" for p in config["passes"].values())
-    with _telemetry_off(), (_rope_fields_for_model_builder() if uses_builder else contextlib.nullcontext()):
-        olive_run(config)
+    log_path = Path(log) if log else out.parent / "olive.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    failure = None
+    with contextlib.ExitStack() as stack:
+        log_file = stack.enter_context(open(log_path, "w", buffering=1))
+        if progress:
+            stack.enter_context(_pass_progress(log_path, list(config["passes"]), desc or "olive"))
+        stack.enter_context(_all_output_to(log_file))
+        stack.enter_context(_transformers_bars_off())
+        stack.enter_context(_telemetry_off())
+        if any(p["type"] == "ModelBuilder" for p in config["passes"].values()):
+            stack.enter_context(_rope_fields_for_model_builder())
+        try:
+            olive_run(config)
+        except Exception as e:  # reported below, once the console is back
+            failure = e
     model = out / "model.onnx"
-    if not model.is_file():
-        raise SlmlabError(f"Olive finished without an output model in {out} (it reports 'No output model produced' "
-                          "when a pass fails): read its log above; the failed run is not cached by slmlab")
+    if failure is not None or not model.is_file():
+        tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-12:])
+        what = f"failed: {type(failure).__name__}: {failure}" if failure else \
+            "finished without an output model (Olive reports 'No output model produced' when a pass fails)"
+        raise SlmlabError(f"Olive {what}\nits log, {log_path}, ends with:\n{tail}") from failure
     return model
 
 
@@ -163,18 +272,22 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *,
     try:
         config = workflow_config(model_dir, precision, work / "out", work / "cache", quantize_options=quantize_options)
         start = time.perf_counter()
-        model = run(config)
+        log = output_dir.parent / f"{output_dir.name}.olive.log"  # stays there if the run fails
+        run(config, log=log, desc=f"olive {precision}")
         seconds = time.perf_counter() - start
         shutil.rmtree(work / "cache", ignore_errors=True)
+        os.replace(log, work / "out" / "olive.log")
         if output_dir.exists():
             shutil.rmtree(output_dir)
         os.replace(work / "out", output_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     model = output_dir / "model.onnx"
+    log = output_dir / "olive.log"
     size = sum(f.stat().st_size for f in output_dir.glob("model.onnx*"))
     ops = collections.Counter(n.op_type for n in onnx.load(model, load_external_data=False).graph.node)
-    return OliveResult(precision, output_dir, model, size, seconds, dict(ops.most_common()))
+    return OliveResult(precision, output_dir, model, size, seconds, dict(ops.most_common()),
+                       pass_seconds(log.read_text(errors="replace")), log)
 
 
 class OnnxLM:

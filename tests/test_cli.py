@@ -63,3 +63,20 @@ def test_generate_prints_tokens_per_second():
     proc = slmlab("generate", "slm-nano", "Return the", "-n", "8", "--threads", "1", "--json")
     data = json.loads(proc.stdout)
     assert data["generated_tokens"] > 0 and data["tokens_per_s"] > 0
+
+
+def test_olive_int8_reports_quantized_operators_and_agreement_as_pure_json(tmp_path):
+    proc = slmlab("olive", "slm-nano", "--precision", "int8", "-o", str(tmp_path / "int8"), "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)  # the exporters' warnings went to the log, not into the JSON
+    assert data["quantized_ops"]["MatMulInteger"] > 0 and data["argmax_agreement"] >= 0.85
+    assert (tmp_path / "int8" / "model.onnx").is_file() and "Running pass" in open(data["log"]).read()
+    assert set(data["pass_seconds"]) == {"conversion", "optimize", "quantize"}
+
+
+def test_mlx_4bit_writes_a_model_that_generates(tmp_path):
+    proc = slmlab("mlx", "slm-nano", "--q-bits", "4", "-o", str(tmp_path / "q4"), "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert data["q_bits"] == 4 and data["generation_tokens"] > 0 and data["text"].strip()
+    assert json.loads((tmp_path / "q4" / "config.json").read_text())["quantization"]["bits"] == 4

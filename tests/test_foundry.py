@@ -53,3 +53,15 @@ def test_a_gemma_folder_gets_gemmas_turn_format_by_default(tmp_path):
     foundry.add_chat_template(tmp_path)
     template = json.loads((tmp_path / "tokenizer_config.json").read_text())["chat_template"]
     assert "<start_of_turn>" in template
+
+
+def test_the_foundry_command_registers_answers_and_reports_as_json(int4_folder):
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "foundry", str(int4_folder), "--id", "slm-nano-cli-generic-cpu:1",
+                           "-n", "8", "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert data["answer"].strip() and data["preflight"]["fits"] and data["load_seconds"] >= 0

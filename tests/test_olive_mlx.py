@@ -5,8 +5,12 @@ from slmlab import SlmlabError, compare, mlx, models, olive, paths
 NANO = paths.MODELS_DIR / "slm-nano"
 
 
-def test_olive_int8_writes_quantized_operators_that_agree_with_torch(tmp_path):
+def test_olive_int8_writes_quantized_operators_that_agree_with_torch(tmp_path, capfd):
     r = olive.optimize(NANO, "int8", tmp_path / "int8")
+    printed = capfd.readouterr()
+    # the exporters' pages of warnings went to the log beside the model, with Olive's time per pass
+    assert "torch.onnx" not in printed.out + printed.err and "torch.onnx" in r.log.read_text()
+    assert list(r.pass_seconds) == ["conversion", "optimize", "quantize"] and sum(r.pass_seconds.values()) <= r.seconds
     assert r.model.is_file() and r.quantized_ops.get("MatMulInteger", 0) > 0
     chunks = compare.heldout_chunks(NANO, 2)
     ref = [compare.torch_logits(NANO, c) for c in chunks]
@@ -46,6 +50,21 @@ def test_olive_without_output_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(SlmlabError, match="without an output model"):
         olive.optimize(NANO, "int8", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_olive_failure_quotes_its_log_and_keeps_it(tmp_path, monkeypatch, capfd):
+    import olive.workflows as olive_workflows
+
+    def failing_pass(config):
+        print("[torch.onnx] Obtain model graph ...")  # what the exporter prints before it fails
+        raise RuntimeError("pass conversion failed: unsupported operator")
+
+    monkeypatch.setattr(olive_workflows, "run", failing_pass)
+    with pytest.raises(SlmlabError, match="(?s)RuntimeError: pass conversion failed.*Obtain model graph"):
+        olive.optimize(NANO, "int8", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert "Obtain model graph" in (tmp_path / "out.olive.log").read_text()
+    assert "Obtain model graph" not in capfd.readouterr().out
 
 
 def test_olive_rejects_unknown_precision(tmp_path):
