@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -215,7 +216,27 @@ def hf_folder(ref: str | Path) -> Path:
     with paths.atomic_output(out) as tmp:
         hf.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        (tmp / SOURCE_NOTE).write_text(json.dumps({"gguf": str(gguf.resolve())}))
+    for stale in _older_dequantized(out, gguf):
+        print(f"removing the folder dequantized from an older copy of {gguf.name}: {stale}", flush=True)
+        shutil.rmtree(stale, ignore_errors=True)
     return out
+
+
+SOURCE_NOTE = "slmlab-source.json"  # which GGUF a dequantized folder came from
+
+
+def _older_dequantized(current: Path, gguf: Path) -> list[Path]:
+    """Folders dequantized earlier from the same GGUF path, before it changed (each is as large as float32)."""
+    older = []
+    for folder in current.parent.glob(f"{gguf.stem}-*"):
+        try:
+            source = json.loads((folder / SOURCE_NOTE).read_text())["gguf"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if folder != current and source == str(gguf.resolve()):
+            older.append(folder)
+    return older
 
 
 def list_models() -> list[dict]:

@@ -1,3 +1,4 @@
+import json
 import time
 
 import pytest
@@ -66,3 +67,14 @@ def test_quantized_gguf_makes_each_type_once_and_returns_a_shipped_file_as_is(ge
 
 def test_hf_folder_of_a_hugging_face_model_is_the_folder_itself():
     assert models.hf_folder("slm-nano") == paths.MODELS_DIR / "slm-nano"
+
+
+def test_only_folders_dequantized_from_the_same_gguf_count_as_older(tmp_path):
+    gguf = tmp_path / "gguf" / "tiny.gguf"
+    other = tmp_path / "elsewhere" / "tiny.gguf"  # the same name, another file: its folder stays
+    cache = tmp_path / "hf-from-gguf"
+    for folder, source in [("tiny-aaa", gguf), ("tiny-bbb", gguf), ("tiny-ccc", other)]:
+        (cache / folder).mkdir(parents=True)
+        (cache / folder / models.SOURCE_NOTE).write_text(json.dumps({"gguf": str(source.resolve())}))
+    (cache / "tiny-ddd").mkdir()  # no note: not ours to remove
+    assert models._older_dequantized(cache / "tiny-bbb", gguf) == [cache / "tiny-aaa"]
