@@ -152,24 +152,23 @@ def pass_seconds(log_text: str) -> dict[str, float]:
     return {name: float(s) for name, s in PASS_FINISHED.findall(log_text)}
 
 
-def _stream_handlers(streams: tuple) -> list[logging.StreamHandler]:
+def _console_handlers() -> list[logging.StreamHandler]:
+    """Every logging handler that writes to a stream rather than to a file it owns (consoles, in practice)."""
     loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
-    return [h for lg in loggers for h in lg.handlers
-            if type(h) is logging.StreamHandler and any(h.stream is s for s in streams)]
+    return [h for lg in loggers for h in lg.handlers if type(h) is logging.StreamHandler]
 
 
 @contextlib.contextmanager
 def _all_output_to(log: TextIO):
     """Everything printed inside the block goes to `log`: print(), warnings, tqdm bars, logging handlers that
     write to the console, and C/C++ code writing to file descriptors 1 and 2 (onnxruntime, the exporters)."""
-    consoles = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
-    moved = [(h, h.stream) for h in _stream_handlers(consoles)]
+    moved = [(h, h.stream) for h in _console_handlers()]
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     try:
         for h, _ in moved:
-            h.setStream(log)
+            h.stream = log  # not setStream(), which flushes the old stream first (it may be a closed one)
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
@@ -181,9 +180,10 @@ def _all_output_to(log: TextIO):
         for fd in saved:
             os.close(fd)
         for h, stream in moved:
-            h.setStream(stream)
-        for h in _stream_handlers((log,)):  # handlers created inside the block
-            h.setStream(sys.stderr)
+            h.stream = stream
+        for h in _console_handlers():  # created inside the block, with `log` as their console
+            if h.stream is log:
+                h.stream = sys.stderr
 
 
 @contextlib.contextmanager
