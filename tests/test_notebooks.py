@@ -135,6 +135,7 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     assert all(status >= 400 for (server, request), status in bad.items() if request != "chat without messages")
     assert "the course serves with llama-server" in text
     assert "without the key: 401" in text and "listening on [('127.0.0.1'," in text
+    assert "✓ the server that requires a key answered" in text
     fl = r["foundry_local"]  # Olive's INT4 folder, registered and answered in process
     assert fl["answer"].strip() and fl["tokens"] > 0 and fl["load s"] >= 0
 
