@@ -191,7 +191,8 @@ def _pass_progress(log_path: Path, passes: list[str], desc: str):
     """A progress bar over the workflow's passes, advanced by reading Olive's log while it runs."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(passes), desc=desc, unit="pass", leave=False, file=sys.stderr)
+    console = os.fdopen(os.dup(2), "w", buffering=1)  # the terminal, still, while fd 2 goes to the log
+    bar = tqdm(total=len(passes), desc=desc, unit="pass", leave=False, file=console)
     done = threading.Event()
 
     def follow():
@@ -209,6 +210,7 @@ def _pass_progress(log_path: Path, passes: list[str], desc: str):
         done.set()
         watcher.join()
         bar.close()
+        console.close()
 
 
 @contextlib.contextmanager
