@@ -195,14 +195,11 @@ def cmd_mlx(args: argparse.Namespace) -> Result:
 
 
 def cmd_foundry(args: argparse.Namespace) -> Result:
-    from slmlab import foundry, models, olive, paths
+    from slmlab import foundry, olive
 
     path = Path(args.model)
     if not (path / "genai_config.json").is_file():  # a model reference: build its INT4 folder with Olive first
-        model = models.resolve(args.model)
-        path = paths.cache_dir() / "olive" / model.name / "int4"
-        if not (path / "genai_config.json").is_file():
-            olive.optimize(models.hf_folder(model), "int4", path)
+        path = olive.built_folder(args.model, "int4")
     if args.add_template:
         foundry.add_chat_template(path)
     with foundry.LocalModel(path, args.id) as local:

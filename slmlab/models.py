@@ -168,21 +168,15 @@ def quantized_gguf(ref: str | Path, qtype: str, threads: int | None = None) -> P
     qtype = qtype.upper()
     if model.kind == "hf":
         f16 = gguf_path(model)
-        if qtype == "F16":
-            return f16
-        out = f16.with_name(f"{model.name}-{qtype}.gguf")
-        if not out.is_file():
-            llamacpp.quantize(f16, qtype, out, threads=threads)
-        return out
-    if read_gguf(model.path).file_type == qtype:
-        return model.path
-    work = paths.cache_dir() / "gguf" / model.name
-    f16 = work / f"{model.name}-F16.gguf"
-    if not f16.is_file():
-        llamacpp.quantize(model.path, "F16", f16, allow_requantize=True, threads=threads)
+    else:
+        if read_gguf(model.path).file_type == qtype:
+            return model.path
+        f16 = paths.cache_dir() / "gguf" / model.name / f"{model.name}-F16.gguf"
+        if not f16.is_file():
+            llamacpp.quantize(model.path, "F16", f16, allow_requantize=True, threads=threads)
     if qtype == "F16":
         return f16
-    out = work / f"{model.name}-{qtype}.gguf"
+    out = f16.with_name(f"{model.name}-{qtype}.gguf")
     if not out.is_file():
         llamacpp.quantize(f16, qtype, out, threads=threads)
     return out

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from slmlab import paths
 from slmlab.errors import SlmlabError
 
 PRECISIONS = ("fp32", "int8", "int8-static", "int4")
@@ -270,6 +271,8 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *,
     if not (model_dir / "config.json").is_file():
         raise SlmlabError(f"{model_dir} is not a Hugging Face model folder (no config.json)")
     output_dir.parent.mkdir(parents=True, exist_ok=True)
+    # not paths.atomic_output: Olive reads an output path with a suffix (".partial") as a file name and
+    # writes beside it, so the run goes to a plain "out" folder in a work folder, renamed at the end
     work = Path(tempfile.mkdtemp(prefix=".olive-", dir=output_dir.parent))
     try:
         config = workflow_config(model_dir, precision, work / "out", work / "cache", quantize_options=quantize_options)
@@ -290,6 +293,17 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *,
     ops = collections.Counter(n.op_type for n in onnx.load(model, load_external_data=False).graph.node)
     return OliveResult(precision, output_dir, model, size, seconds, dict(ops.most_common()),
                        pass_seconds(log.read_text(errors="replace")), log)
+
+
+def built_folder(ref: str | Path, precision: str) -> Path:
+    """The folder notebook 04 builds for a model at `precision` (in the cache), built now if it is missing."""
+    from slmlab import models
+
+    model = ref if isinstance(ref, models.Model) else models.resolve(ref)
+    folder = paths.cache_dir() / "olive" / model.name / precision
+    if not (folder / "model.onnx").is_file():
+        optimize(models.hf_folder(model), precision, folder)
+    return folder
 
 
 class OnnxLM:
