@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 export SLMLAB_HOME ?= $(HOME)/.cache/slmlab
 
-.PHONY: setup lab test unit notebooks clean
+.PHONY: setup lab test unit lint clean
 
 setup:                 ## venv with the pinned packages, llama.cpp built once into $(SLMLAB_HOME), offline models
 	@bash scripts/setup.sh
@@ -14,8 +14,12 @@ lab: setup             ## open the course in JupyterLab (Ctrl-C to stop)
 test: setup            ## unit tests, every notebook with papermill, then nbval (offline, one thread)
 	@bash scripts/test.sh
 
-unit: setup            ## only the package's unit tests
+unit:                  ## the fast tier: package tests that need no llama.cpp build (seconds; no compiling)
+	@bash scripts/setup.sh --python-only
 	@bash scripts/test.sh unit
+
+lint:                  ## ruff, as the test command runs it
+	@.venv/bin/ruff check .
 
 clean:                 ## remove the venv and test outputs (the llama.cpp build in the cache stays)
 	rm -rf $(VENV) build .cache .pytest_cache

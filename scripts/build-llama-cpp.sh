@@ -3,7 +3,11 @@
 # the shared libraries (for the Python binding) and the CLI tools the course teaches.
 # The result lives in the cache ($SLMLAB_HOME, default ~/.cache/slmlab) and is reused by
 # every later run; a finished build is marked by BUILD_OK.
+#   build-llama-cpp.sh                 download, unpack, patch and build (once)
+#   build-llama-cpp.sh --source-only   download and unpack only (seconds): the converter and gguf-py, no tools
 set -euo pipefail
+SOURCE_ONLY=0
+[[ "${1:-}" == --source-only ]] && SOURCE_ONLY=1
 
 VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 HOME_DIR="${SLMLAB_HOME:-$HOME/.cache/slmlab}"
@@ -17,6 +21,10 @@ BUILD_ID="$VERSION $(cat "$PATCHES"/*.patch 2>/dev/null | sha256sum | cut -c1-12
 
 if [[ -f "$ROOT/BUILD_OK" && "$(head -1 "$ROOT/BUILD_OK")" == "$BUILD_ID" ]]; then
   echo "llama.cpp $VERSION: already built in $ROOT"
+  exit 0
+fi
+if [[ $SOURCE_ONLY == 1 && -d "$ROOT/src/vendor/llama.cpp" ]]; then
+  echo "llama.cpp $VERSION: source in $ROOT/src (not built: the fast tier needs only the converter and gguf-py)"
   exit 0
 fi
 mkdir -p "$ROOT"
@@ -35,6 +43,11 @@ if [[ ! -d "$ROOT/src/vendor/llama.cpp" ]]; then
   mkdir -p "$ROOT/src.tmp"
   tar -xzf "$sdist" -C "$ROOT/src.tmp" --strip-components=1
   mv "$ROOT/src.tmp" "$ROOT/src"
+fi
+
+if [[ $SOURCE_ONLY == 1 ]]; then
+  echo "==> llama.cpp source unpacked in $ROOT/src (not built)"
+  exit 0
 fi
 
 # Our patches to llama.cpp (each says why in scripts/patches/README.md); applied once, checked every time.

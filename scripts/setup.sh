@@ -2,20 +2,27 @@
 # Set up everything the course needs, idempotently: a virtual environment with the pinned
 # packages, llama.cpp built once into the cache, the Python binding linked to that build,
 # and the offline models ready. A second run checks and returns in seconds.
+#   scripts/setup.sh                 everything (make setup, make lab, make test)
+#   scripts/setup.sh --python-only   the packages and llama.cpp's source, no compiling (make unit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+MODE=full
+[[ "${1:-}" == --python-only ]] && MODE=python-only
 VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
 export SLMLAB_HOME="${SLMLAB_HOME:-$HOME/.cache/slmlab}"
 LLAMA_VERSION=0.3.36
 LLAMA_ROOT="$SLMLAB_HOME/llama.cpp-$LLAMA_VERSION"
 start=$(date +%s)
+changed=0
 step() { echo "==> [$(( $(date +%s) - start ))s] $*"; }
 
-# What the environment was built from: a change to any of these redoes the pip steps.
-stamp_value=$(cat pyproject.toml scripts/setup.sh scripts/build-llama-cpp.sh | sha256sum | cut -c1-16)
-stamp="$VENV/.slmlab-setup"
+# What each part was made from: a change to any of these redoes that part.
+python_stamp_value=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+binding_stamp_value=$(cat pyproject.toml scripts/build-llama-cpp.sh scripts/patches/*.patch | sha256sum | cut -c1-16)
+python_stamp="$VENV/.slmlab-python"
+binding_stamp="$VENV/.slmlab-binding"
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   step "creating the virtual environment $VENV"
@@ -23,12 +30,40 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
 fi
 
-step "llama.cpp tools (built once into $LLAMA_ROOT)"
-PYTHON="$VENV/bin/python" bash scripts/build-llama-cpp.sh
+if [[ $MODE == full ]]; then
+  step "llama.cpp tools (built once into $LLAMA_ROOT)"
+  PYTHON="$VENV/bin/python" bash scripts/build-llama-cpp.sh
+else
+  step "llama.cpp source (the converter and gguf-py; no compiling)"
+  PYTHON="$VENV/bin/python" bash scripts/build-llama-cpp.sh --source-only
+fi
 
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$stamp_value" ]]; then
+if [[ -f "$python_stamp" && "$(cat "$python_stamp")" == "$python_stamp_value" ]]; then
   step "Python packages: already installed (pins unchanged)"
 else
+  step "the pinned packages (pyproject.toml), then slmlab itself"
+  # every dependency but the binding, which is built against our llama.cpp below
+  reqs=$(mktemp)
+  "$VENV/bin/python" - "$reqs" <<'PY'
+import sys, tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+open(sys.argv[1], "w").write("\n".join(d for d in deps if not d.startswith("llama-cpp-python")) + "\n")
+PY
+  "$VENV/bin/python" -m pip install --progress-bar on -r "$reqs" 2>&1 | grep -E "^(Collecting|Installing|Successfully|ERROR)" || true
+  rm -f "$reqs"
+  "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+  step "gguf from the same llama.cpp source (PyPI's gguf breaks its converter)"
+  "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "$LLAMA_ROOT/src/vendor/llama.cpp/gguf-py"
+  echo "$python_stamp_value" > "$python_stamp"
+  changed=1
+fi
+
+if [[ $MODE == python-only ]]; then
+  step "ready for the fast tier ($(( $(date +%s) - start )) s): make unit"
+  exit 0
+fi
+
+if [[ ! -f "$binding_stamp" || "$(cat "$binding_stamp")" != "$binding_stamp_value" ]]; then
   step "the llama-cpp-python binding, against the llama.cpp just built (no second compile)"
   wheel_dir="$LLAMA_ROOT/wheel"
   if ! ls "$wheel_dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
@@ -37,10 +72,9 @@ else
     mv "$wheel_dir.tmp" "$wheel_dir"
   fi
   "$VENV/bin/python" -m pip install --quiet --no-deps --force-reinstall "$wheel_dir"/llama_cpp_python-*.whl
-  step "gguf from the same llama.cpp source (PyPI's gguf breaks its converter)"
-  "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "$LLAMA_ROOT/src/vendor/llama.cpp/gguf-py"
-  step "the pinned packages and slmlab itself (pyproject.toml)"
-  "$VENV/bin/python" -m pip install --progress-bar on -e . 2>&1 | grep -E "^(Collecting|Installing|Successfully|ERROR)" || true
+  changed=1
+fi
+if [[ $changed == 1 ]]; then
   "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
 fi
 
@@ -50,7 +84,7 @@ mkdir -p "$libdir"
 for lib in "$LLAMA_ROOT"/build/bin/lib*.so*; do
   ln -sf "$lib" "$libdir/$(basename "$lib")"
 done
-echo "$stamp_value" > "$stamp"
+echo "$binding_stamp_value" > "$binding_stamp"
 
 # The browser test drives Debian's Chromium (Playwright's own browser download cannot work offline).
 if ! command -v chromium >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test, as CI runs it: offline, one thread for torch and llama.cpp, caches kept out of $HOME.
-#   scripts/test.sh          unit tests, notebooks with papermill, nbval on the notebooks
-#   scripts/test.sh unit     unit tests only
+#   scripts/test.sh          ruff, unit tests, notebooks with papermill, nbval on the notebooks
+#   scripts/test.sh unit     the fast tier only: tests marked `fast` (no llama.cpp build, no servers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +14,9 @@ export JUPYTER_RUNTIME_DIR="$PWD/.cache/jupyter-runtime"
 mkdir -p .cache build/notebooks
 
 start=$(date +%s)
+.venv/bin/ruff check .
 if [[ "${1:-}" == unit ]]; then
-  .venv/bin/python -m pytest tests -p no:cacheprovider -m "not notebook"
+  .venv/bin/python -m pytest tests -p no:cacheprovider -m fast
 else
   .venv/bin/python -m pytest tests -p no:cacheprovider
   # papermill wrote each notebook with the CI parameters into build/notebooks (tests/test_notebooks.py);

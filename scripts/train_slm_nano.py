@@ -131,7 +131,8 @@ def main() -> None:
     print(f"parameters: {n_params:,}")
     opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / WARMUP) * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(s, STEPS) / STEPS)))
+        opt, lambda s: min(1.0, (s + 1) / WARMUP)
+        * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(s, STEPS) / STEPS)))
     )
     gen = torch.Generator().manual_seed(SEED)
     log = []
@@ -164,7 +165,8 @@ def main() -> None:
     }, indent=2) + "\n")
     (OUT / "training_log.json").write_text(json.dumps({
         "parameters": n_params, "train_tokens": len(train_ids), "heldout_tokens": len(heldout_ids),
-        "steps": STEPS, "batch": BATCH, "context": CONTEXT, "lr": LR, "lr_floor": LR_FLOOR, "weight_decay": WEIGHT_DECAY, "tied_embeddings": TIED, "seed": SEED,
+        "steps": STEPS, "batch": BATCH, "context": CONTEXT, "lr": LR, "lr_floor": LR_FLOOR,
+        "weight_decay": WEIGHT_DECAY, "tied_embeddings": TIED, "seed": SEED,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "seconds": round(time.time() - start), "log": log,
     }, indent=2) + "\n")

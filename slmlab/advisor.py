@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slmlab import catalog, measure, sizing
+from slmlab import catalog, llamacpp, measure, sizing
 
 TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
 DEFAULT_EFFICIENCY = 0.6  # share of the bandwidth ceiling reached when nothing was measured (notebook 03 measures it)
@@ -56,7 +56,8 @@ def measured_speed_model() -> tuple[float, float, str]:
         bw = r["bandwidth_bytes_per_s"]
         shares = [g["tg tok/s"] / (bw / g["bytes/token"]) for g in r["gemma"] if g.get("bytes/token")]
         return bw, min(1.0, max(shares)), "measured in notebook 03 (Gemma 3 270M)"
-    return measure.memory_bandwidth(), DEFAULT_EFFICIENCY, f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed"
+    return (measure.memory_bandwidth(), DEFAULT_EFFICIENCY,
+            f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed")
 
 
 def runtime_for(device: Device) -> str:
@@ -70,24 +71,27 @@ def runtime_for(device: Device) -> str:
 TASK_FAMILIES = {"code": ("Qwen3", "Phi-4"), "reasoning": ("Phi-4", "Qwen3"), "multilingual": ("Qwen3", "Gemma 3")}
 
 
-def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None = None) -> tuple[list[Recommendation], str]:
-    """Ranked (model, type, runtime) that fit the device and meet the speed, with the reasons."""
-    from slmlab import llamacpp
+def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None = None,
+              quality: dict[str, float] | None = None) -> tuple[list[Recommendation], str]:
+    """Ranked (model, type, runtime) that fit the device and meet the speed, with the reasons.
 
+    `quality`: the perplexity each type adds; by default llama.cpp's own table (`llama-quantize --help`)."""
     bw, efficiency, source = measured_speed_model()
     if device.bandwidth_gb_s:
-        bw, source = device.bandwidth_gb_s * 1e9, f"bandwidth given ({device.bandwidth_gb_s} GB/s), efficiency {efficiency:.0%}"
-    ppl_table = llamacpp.quant_type_table()
+        bw = device.bandwidth_gb_s * 1e9
+        source = f"bandwidth given ({device.bandwidth_gb_s} GB/s), efficiency {efficiency:.0%}"
+    if quality is None:
+        quality = {t: row["llama3_8b_ppl_increase"] for t, row in llamacpp.quant_type_table().items()}
     budget = device.memory_gb * (1 - OS_RESERVE) * 1e9
     out = []
     for name in models or catalog.names():
-        if name == "slm-nano":
-            continue
         m = catalog.get(name)
         cfg = m.config
         ctx = min(need.context, catalog.context_length(cfg) or need.context)
         tensors, hp = sizing.gguf_tensors(cfg)
         params = sum(t.n_elements for t in tensors)
+        if catalog.classify(params) == "nano":  # toy and teaching models (slm-nano) are not candidates
+            continue
         ternary = m.family.startswith("BitNet")  # trained ternary: its own types lose nothing
         for q in (("TQ2_0", "TQ1_0") if ternary else TYPES):
             est = sizing.estimate_file(tensors, hp, q)
@@ -95,7 +99,9 @@ def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None
             tps = efficiency * bw / est.total_bytes
             if mem["total"] > budget or tps < need.min_tokens_per_s:
                 continue
-            ppl_increase = 0.0 if ternary else ppl_table.get(q, {}).get("llama3_8b_ppl_increase", 9.9)
+            if not ternary and q not in quality:
+                continue  # a type whose cost in quality nobody measured is not advised
+            ppl_increase = 0.0 if ternary else quality[q]
             reasons = [f"needs {mem['total'] / 1e9:.2f} GB of the {budget / 1e9:.1f} GB left after the OS reserve",
                        f"predicted {tps:.0f} tokens/s ≥ {need.min_tokens_per_s:g} ({source})",
                        "trained with ternary weights: TQ types store it without loss" if ternary else
@@ -104,10 +110,12 @@ def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None
                 reasons.append(f"{m.family} is a family the lesson recommends for {need.task}")
             if m.gated:
                 reasons.append("gated on the hub: accept its licence and use a token to download")
-            out.append(Recommendation(name, q, runtime_for(device), mem["total"] / 1e9, tps, params, ppl_increase, reasons))
+            out.append(Recommendation(name, q, runtime_for(device), mem["total"] / 1e9, tps, params, ppl_increase,
+                                      reasons))
 
     def score(r: Recommendation) -> tuple:
-        family_bonus = 1 if need.task in TASK_FAMILIES and catalog.get(r.model).family in TASK_FAMILIES[need.task] else 0
+        family = catalog.get(r.model).family
+        family_bonus = 1 if need.task in TASK_FAMILIES and family in TASK_FAMILIES[need.task] else 0
         # a bigger model at a lower type usually beats a smaller one at a higher type — until the type
         # itself costs a lot (Q2_K adds +3.5 perplexity on Llama-3-8B): weigh parameters by quality kept
         return (family_bonus, r.params * (1 - min(r.ppl_increase, 3.5) / 7), -r.memory_gb)

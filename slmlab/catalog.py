@@ -21,8 +21,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slmlab import paths
+from slmlab import hub, paths, sizing
 from slmlab.errors import SlmlabError
+from slmlab.meta import build_on_meta
 
 CATALOG_DIR = paths.DATA / "catalog"
 
@@ -91,25 +92,6 @@ def by_hub_id(hub_id: str) -> CatalogModel | None:
     return next((m for m in _catalog().values() if m.hub_id and m.hub_id.lower() == hub_id.lower()), None)
 
 
-def build_on_meta(config: dict):
-    """A transformers model with the config's exact shapes and no memory (PyTorch's meta device)."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # config-format notices (e.g. Phi's rope fields) are not the learner's concern
-    config = dict(config)
-    model_type = config.pop("model_type", None)
-    if model_type is None:
-        raise SlmlabError("the config has no model_type: is it a transformers config.json?")
-    try:
-        cfg = AutoConfig.for_model(model_type, **config)
-    except (KeyError, ValueError) as e:
-        raise SlmlabError(f"transformers does not know the architecture {model_type!r}: {e}") from None
-    with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(cfg)
-
-
 def count_parameters(config: dict) -> ParameterCount:
     """Exact parameter counts from a config: total, embedding and non-embedding (tied weights counted once)."""
     model = build_on_meta(config)
@@ -153,8 +135,6 @@ class ModelInfo:
 
 def info(ref: str, file_types: tuple[str, ...] | None = None) -> ModelInfo:
     """Parameters, class and estimated GGUF sizes for a catalog name, a hub id in the catalog, or a local folder."""
-    from slmlab import sizing
-
     path = Path(ref).expanduser()
     if ref in _catalog():
         config, source = get(ref).config, f"catalog: {get(ref).config_path.name}"
@@ -163,12 +143,11 @@ def info(ref: str, file_types: tuple[str, ...] | None = None) -> ModelInfo:
     elif (path / "config.json").is_file():
         config, source = json.loads((path / "config.json").read_text()), str(path / "config.json")
     elif "/" in ref and not path.exists():
-        from slmlab import hub
-
         folder = hub.snapshot(ref, allow_patterns=["config.json"])
         config, source = json.loads((folder / "config.json").read_text()), f"hub: {ref}"
     else:
-        raise SlmlabError(f"no config for {ref!r}: give a catalog name ({', '.join(names())}), a model folder or a hub id")
+        raise SlmlabError(f"no config for {ref!r}: give a catalog name ({', '.join(names())}), "
+                          "a model folder or a hub id")
     count = count_parameters(config)
     estimates = sizing.estimate_sizes(config, file_types or sizing.FILE_TYPES)
     return ModelInfo(name=ref, params=count.total, embedding=count.embedding, non_embedding=count.non_embedding,

@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from slmlab import catalog, compare, doctor, foundry, hub, llamacpp, mlx, models, olive, serve
 from slmlab.errors import SlmlabError
 
 
@@ -39,8 +42,6 @@ def gib(n: int) -> str:
 
 
 def cmd_doctor(args: argparse.Namespace) -> Result:
-    from slmlab import doctor
-
     report = doctor.run_checks(check_network=not args.no_network)
     rows = [{"": "ok" if c.ok else ("MISSING" if c.required else "--"), "check": c.name, "detail": c.detail,
              "fix": "" if c.ok else c.fix} for c in report.checks]
@@ -54,14 +55,13 @@ def cmd_doctor(args: argparse.Namespace) -> Result:
 
 
 def cmd_models(args: argparse.Namespace) -> Result:
-    from slmlab import hub, models
-
     if args.add:
         e = hub.register(args.add[0], args.add[1], source="added with slmlab models --add")
         return Result(vars(e), f"registered {e.name}: {e.path} ({e.size_bytes:,} bytes, sha256 {e.sha256[:16]}…)")
     if args.verify:
         v = hub.verify(args.verify)
-        return Result(v, f"{args.verify}: {'ok, the SHA-256 matches' if v['ok'] else 'FAILED: ' + v['problem']}", 0 if v["ok"] else 1)
+        return Result(v, f"{args.verify}: {'ok, the SHA-256 matches' if v['ok'] else 'FAILED: ' + v['problem']}",
+                      0 if v["ok"] else 1)
     if args.remove:
         e = hub.unregister(args.remove)
         return Result(vars(e), f"removed {e.name} from the registry (the file {e.path} stays)")
@@ -72,8 +72,6 @@ def cmd_models(args: argparse.Namespace) -> Result:
 
 
 def cmd_convert(args: argparse.Namespace) -> Result:
-    from slmlab import llamacpp, models
-
     model = models.resolve(args.model)
     if model.kind != "hf":
         raise SlmlabError(f"{args.model} is already a GGUF file; convert takes a Hugging Face model")
@@ -83,73 +81,73 @@ def cmd_convert(args: argparse.Namespace) -> Result:
 
 
 def cmd_quantize(args: argparse.Namespace) -> Result:
-    from slmlab import llamacpp
-
     info = llamacpp.quantize(args.source, args.type, args.output, allow_requantize=args.allow_requantize,
                              threads=args.threads)
     return Result(_gguf_row(info), table([_gguf_row(info)]))
 
 
 def cmd_generate(args: argparse.Namespace) -> Result:
-    from slmlab import llamacpp, models
-
     path = models.gguf_path(args.model)
     g = llamacpp.generate(path, args.prompt, args.n, threads=args.threads, temperature=args.temperature)
     data = {"model": g.model, "prompt": g.prompt, "text": g.text, "prompt_tokens": g.prompt_tokens,
             "generated_tokens": g.generated_tokens, "prompt_tokens_per_s": round(g.prompt_tokens_per_s, 2),
             "tokens_per_s": round(g.tokens_per_s, 2), "threads": g.threads}
     return Result(data, f"{g.prompt}{g.text}\n\n{g.generated_tokens} tokens at {g.tokens_per_s:.1f} tokens/s "
-                        f"(prompt: {g.prompt_tokens} tokens at {g.prompt_tokens_per_s:.1f} tokens/s, {g.threads} threads)")
+                        f"(prompt: {g.prompt_tokens} tokens at {g.prompt_tokens_per_s:.1f} tokens/s, "
+                        f"{g.threads} threads)")
 
 
 def cmd_pull(args: argparse.Namespace) -> Result:
-    from slmlab import hub
-
     folder, checks = hub.download(args.repo, args.include)
     for c in checks:
         if c["file"].endswith(".gguf"):
-            hub.register(args.name or Path(c["file"]).stem, folder / c["file"], source=f"hub: {args.repo}", replace=True)
+            hub.register(args.name or Path(c["file"]).stem, folder / c["file"], source=f"hub: {args.repo}",
+                         replace=True)
     text = f"{args.repo} → {folder}\n" + table([{"file": c["file"], "sha256 ok": c["ok"]} for c in checks])
     return Result({"repo": args.repo, "path": str(folder), "checks": checks}, text)
 
 
 def cmd_info(args: argparse.Namespace) -> Result:
-    from slmlab import catalog
-
     i = catalog.info(args.model)
-    data = {"name": i.name, "params": i.params, "embedding_params": i.embedding, "non_embedding_params": i.non_embedding,
+    data = {"name": i.name, "params": i.params, "embedding_params": i.embedding,
+            "non_embedding_params": i.non_embedding,
             "tied_embeddings": i.tied_embeddings, "class": i.size_class, "context_length": i.context_length,
             "sizes": i.sizes, "source": i.source}
-    rows = [{"type": t, "bytes": f"{b:,}", "GB": f"{b / 1e9:.3f}", "GiB": f"{b / 2**30:.3f}"} for t, b in i.sizes.items()]
+    rows = [{"type": t, "bytes": f"{b:,}", "GB": f"{b / 1e9:.3f}", "GiB": f"{b / 2**30:.3f}"}
+            for t, b in i.sizes.items()]
     text = (f"{i.name}: {i.params:,} parameters ({i.non_embedding:,} non-embedding, "
-            f"{'tied' if i.tied_embeddings else 'untied'} embeddings) → class {i.size_class}; context {i.context_length}\n"
+            f"{'tied' if i.tied_embeddings else 'untied'} embeddings) → class {i.size_class}; "
+            f"context {i.context_length}\n"
             f"estimated GGUF file sizes (GB = 10^9 bytes, GiB = 2^30 bytes):\n" + table(rows))
     return Result(data, text)
 
 
 def cmd_bench(args: argparse.Namespace) -> Result:
-    from slmlab import llamacpp, models
-
     b = llamacpp.bench(models.gguf_path(args.model), threads=args.threads, n_prompt=args.n_prompt, n_gen=args.n_gen,
                        reps=args.reps)
     data = {"model": b.model, "threads": b.threads, "n_prompt": b.n_prompt, "n_gen": b.n_gen,
-            "llama_bench": {"prompt_tokens_per_s": round(b.llama_bench_pp, 2), "generation_tokens_per_s": round(b.llama_bench_tg, 2)},
+            "llama_bench": {"prompt_tokens_per_s": round(b.llama_bench_pp, 2),
+                            "generation_tokens_per_s": round(b.llama_bench_tg, 2)},
             "slmlab": {"generation_tokens_per_s": round(b.ours_tg, 2)}, "ratio": round(b.ratio, 3)}
-    text = table([{"path": "llama-bench", "prompt tok/s": f"{b.llama_bench_pp:.1f}", "generation tok/s": f"{b.llama_bench_tg:.1f}"},
-                  {"path": "slmlab (llama-cpp-python, greedy)", "prompt tok/s": "", "generation tok/s": f"{b.ours_tg:.1f}"}])
+    text = table([{"path": "llama-bench", "prompt tok/s": f"{b.llama_bench_pp:.1f}",
+                   "generation tok/s": f"{b.llama_bench_tg:.1f}"},
+                  {"path": "slmlab (llama-cpp-python, greedy)", "prompt tok/s": "",
+                   "generation tok/s": f"{b.ours_tg:.1f}"}])
     return Result(data, f"{b.model}, {b.threads} thread(s)\n{text}\nratio slmlab / llama-bench: {b.ratio:.3f}")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_serve(args: argparse.Namespace) -> Result:
-    import time
-
-    from slmlab import models, serve
-
     server = serve.start_llama_server(models.gguf_path(args.model), port=args.port, api_key=args.api_key,
                                       parallel=args.parallel, context_per_slot=args.context, threads=args.threads)
     info = {"url": server.base_url, "openai_base_url": f"{server.base_url}/v1", "pid": server.process.pid,
             "parallel": args.parallel, "api_key": bool(args.api_key)}
     print(f"serving {args.model} at {server.base_url}/v1 (loopback only; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    # `kill`, systemd and supervisors send SIGTERM: stop the server the same way as on Ctrl-C
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while server.alive():
             time.sleep(0.5)
@@ -161,8 +159,6 @@ def cmd_serve(args: argparse.Namespace) -> Result:
 
 
 def cmd_olive(args: argparse.Namespace) -> Result:
-    from slmlab import compare, models, olive
-
     model = models.resolve(args.model)
     folder = models.hf_folder(model)  # Olive starts from transformers weights: a GGUF is dequantized first
     out = Path(args.output or f"{model.name}-onnx-{args.precision}")
@@ -174,20 +170,21 @@ def cmd_olive(args: argparse.Namespace) -> Result:
     ref = [compare.torch_logits(folder, c) for c in chunks]
     s = compare.score(f"onnx {args.precision}", olive.OnnxLM(r.model).logits, chunks, ref)
     data |= {"argmax_agreement": round(s.argmax_agreement, 4), "max_abs_logit_diff": round(s.max_abs_logit_diff, 4),
-             "perplexity": round(s.perplexity, 4), "torch_perplexity": round(compare.score("torch", lambda ids: compare.torch_logits(folder, ids), chunks, ref).perplexity, 4)}
+             "perplexity": round(s.perplexity, 4)}
+    torch_score = compare.score("torch", lambda ids: compare.torch_logits(folder, ids), chunks, ref)
+    data["torch_perplexity"] = round(torch_score.perplexity, 4)
     text = "\n".join(f"{k}: {v}" for k, v in data.items())
     return Result(data, text)
 
 
 def cmd_mlx(args: argparse.Namespace) -> Result:
-    from slmlab import mlx, models
-
     model = models.resolve(args.model)
     folder = models.hf_folder(model)  # mlx_lm.convert starts from transformers weights: a GGUF is dequantized first
     out = Path(args.output or f"{model.name}-mlx-{args.q_bits}bit")
     r = mlx.convert(folder, out, q_bits=args.q_bits, group_size=args.group_size)
     g = mlx.generate(out, args.prompt, args.n)
-    data = {"model": model.name, "path": str(out), "q_bits": r.q_bits, "group_size": r.group_size, "size_bytes": r.size_bytes,
+    data = {"model": model.name, "path": str(out), "q_bits": r.q_bits, "group_size": r.group_size,
+            "size_bytes": r.size_bytes,
             "bits_per_weight": round(r.bits_per_weight or 0, 3), "convert_seconds": round(r.seconds, 2),
             "prompt": args.prompt, "text": g.text, "generation_tokens": g.generation_tokens,
             "generation_tokens_per_s": round(g.generation_tps, 1), "peak_memory_gb": round(g.peak_memory_gb, 4)}
@@ -195,8 +192,6 @@ def cmd_mlx(args: argparse.Namespace) -> Result:
 
 
 def cmd_foundry(args: argparse.Namespace) -> Result:
-    from slmlab import foundry, olive
-
     path = Path(args.model)
     if not (path / "genai_config.json").is_file():  # a model reference: build its INT4 folder with Olive first
         path = olive.built_folder(args.model, "int4")
@@ -208,7 +203,8 @@ def cmd_foundry(args: argparse.Namespace) -> Result:
         data = {"folder": str(path), "id": local.id, "register_seconds": round(local.register_seconds, 4),
                 "load_seconds": round(local.load_seconds, 4), "prompt": args.prompt, "answer": answer.text,
                 "request_seconds": round(answer.seconds, 4), "preflight": {"prompt_tokens": budget.prompt_tokens,
-                "required_tokens": budget.required_tokens, "context_limit_tokens": budget.context_limit_tokens, "fits": budget.fits}}
+                "required_tokens": budget.required_tokens, "context_limit_tokens": budget.context_limit_tokens,
+                "fits": budget.fits}}
         if args.web:
             web = foundry.probe_web_service(local, args.prompt)
             data["web_service"] = {"url": web.url, "models_listed": web.models_listed, "model_status": web.model_status,
@@ -218,8 +214,6 @@ def cmd_foundry(args: argparse.Namespace) -> Result:
 
 
 def cmd_ppl(args: argparse.Namespace) -> Result:
-    from slmlab import llamacpp, models
-
     path = models.gguf_path(args.model)
     p = llamacpp.perplexity(path, args.text, context=args.context, chunks=args.chunks, threads=args.threads)
     data = {"model": p.model, "perplexity": p.perplexity, "uncertainty": p.uncertainty, "context": p.context,
@@ -234,8 +228,47 @@ def _gguf_row(info) -> dict[str, Any]:
             "params": info.n_params, "matrix_types": info.matrix_types}
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with bad input reported like every other error of the command: one `error:` line, exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def whole(low: int, high: int, what: str):
+    """An argparse type: a whole number from `low` to `high`, or a one-line error naming the range."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number, not {text!r}") from None
+        if not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be from {low:,} to {high:,}, not {n:,}")
+        return n
+    return parse
+
+
+def non_negative(what: str):
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, not {text!r}") from None
+        if not x >= 0:
+            raise argparse.ArgumentTypeError(f"{what} must be 0 or more, not {text}")
+        return x
+    return parse
+
+
+TOKENS = whole(1, 100_000, "the number of tokens")
+THREADS = whole(1, 1024, "the number of threads")
+CONTEXT = whole(16, 1 << 20, "the context (tokens)")
+PORT = whole(1, 65535, "the port")
+CHUNKS = whole(1, 100_000, "the number of chunks")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="slmlab", description="Small language models on edge hardware: the course's command.")
+    p = Parser(prog="slmlab", description="Small language models on edge hardware: the course's command.")
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, func, help: str) -> argparse.ArgumentParser:
@@ -247,12 +280,14 @@ def parser() -> argparse.ArgumentParser:
     d = add("doctor", cmd_doctor, "check tools, packages, models and hardware; exit 1 if the course cannot run")
     d.add_argument("--no-network", action="store_true", help="skip the hub reachability check")
     m = add("models", cmd_models, "list the offline and registered models; manage the local registry")
-    m.add_argument("--add", nargs=2, metavar=("NAME", "PATH"), help="register a model file under NAME (records its SHA-256)")
+    m.add_argument("--add", nargs=2, metavar=("NAME", "PATH"),
+                   help="register a model file under NAME (records its SHA-256)")
     m.add_argument("--verify", metavar="NAME", help="check a registered file against its recorded SHA-256")
     m.add_argument("--remove", metavar="NAME", help="remove NAME from the registry (the file stays)")
     pl = add("pull", cmd_pull, "download a model from the Hugging Face hub, checking SHA-256s (needs a network)")
     pl.add_argument("repo", help="a hub id, e.g. Qwen/Qwen3-0.6B")
-    pl.add_argument("--include", action="append", help="only files matching this pattern (repeatable), e.g. '*Q4_K_M.gguf'")
+    pl.add_argument("--include", action="append",
+                    help="only files matching this pattern (repeatable), e.g. '*Q4_K_M.gguf'")
     pl.add_argument("--name", help="registry name for a downloaded GGUF")
     c = add("convert", cmd_convert, "Hugging Face model → GGUF with llama.cpp's convert_hf_to_gguf.py")
     c.add_argument("model", help="slm-nano, a model folder, or a hub id")
@@ -263,53 +298,59 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("type", help="quantization type, e.g. Q4_0, Q8_0, Q4_K_M, TQ2_0")
     q.add_argument("-o", "--output", help="output .gguf (default SOURCE-TYPE.gguf beside the source)")
     q.add_argument("--allow-requantize", action="store_true", help="allow a source that is already quantized")
-    q.add_argument("--threads", type=int, default=None)
+    q.add_argument("--threads", type=THREADS, default=None)
     g = add("generate", cmd_generate, "complete a prompt with llama-cpp-python and measure tokens/s")
     g.add_argument("model", help="slm-nano, gemma-3-270m, a .gguf file or a model folder")
     g.add_argument("prompt")
-    g.add_argument("-n", type=int, default=32, help="tokens to generate")
-    g.add_argument("--threads", type=int, default=None)
-    g.add_argument("--temperature", type=float, default=0.0)
+    g.add_argument("-n", type=TOKENS, default=32, help="tokens to generate")
+    g.add_argument("--threads", type=THREADS, default=None)
+    g.add_argument("--temperature", type=non_negative("the temperature"), default=0.0)
     i = add("info", cmd_info, "parameters, size class and estimated GGUF sizes, computed from the model's config")
     i.add_argument("model", help="a catalog name (qwen3-0.6b …), a hub id, or a model folder")
     b = add("bench", cmd_bench, "generation speed: llama-bench and slmlab's own path on the same file and threads")
     b.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
-    b.add_argument("--threads", type=int, default=None)
-    b.add_argument("--n-prompt", type=int, default=64)
-    b.add_argument("--n-gen", type=int, default=64)
-    b.add_argument("--reps", type=int, default=3)
-    sv = add("serve", cmd_serve, "serve a model with llama-server's OpenAI-compatible API on 127.0.0.1 (Ctrl-C stops it)")
+    b.add_argument("--threads", type=THREADS, default=None)
+    b.add_argument("--n-prompt", type=TOKENS, default=64)
+    b.add_argument("--n-gen", type=TOKENS, default=64)
+    b.add_argument("--reps", type=whole(1, 100, "the number of repetitions"), default=3)
+    sv = add("serve", cmd_serve,
+             "serve a model with llama-server's OpenAI-compatible API on 127.0.0.1 (Ctrl-C stops it)")
     sv.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
-    sv.add_argument("--port", type=int, default=None, help="default: a free port")
+    sv.add_argument("--port", type=PORT, default=None, help="default: a free port")
     sv.add_argument("--api-key", default=None, help="require this key (Authorization: Bearer KEY)")
-    sv.add_argument("--parallel", type=int, default=1, help="server slots answering at the same time")
-    sv.add_argument("--context", type=int, default=512, help="context tokens per slot")
-    sv.add_argument("--threads", type=int, default=None)
-    ol = add("olive", cmd_olive, "Olive: HF model → ONNX (fp32, int8 dynamic, int8-static calibrated QDQ, int4 ModelBuilder), compared with PyTorch")
+    sv.add_argument("--parallel", type=whole(1, 256, "the number of slots"), default=1,
+                    help="server slots answering at the same time")
+    sv.add_argument("--context", type=CONTEXT, default=512, help="context tokens per slot")
+    sv.add_argument("--threads", type=THREADS, default=None)
+    ol = add("olive", cmd_olive, "Olive: HF model → ONNX (fp32, int8 dynamic, int8-static calibrated QDQ, "
+                                 "int4 ModelBuilder), compared with PyTorch")
     ol.add_argument("model", help="slm-nano, gemma-3-270m (its GGUF, dequantized), or a Hugging Face model folder")
-    ol.add_argument("--precision", choices=["fp32", "int8", "int8-static", "int4"], default="int8")
+    ol.add_argument("--precision", choices=olive.PRECISIONS, default="int8")
     ol.add_argument("-o", "--output", help="output folder (default MODEL-onnx-PRECISION)")
-    ol.add_argument("--chunks", type=int, default=4, help="held-out chunks of 256 tokens for the comparison")
+    ol.add_argument("--chunks", type=CHUNKS, default=4, help="held-out chunks of 256 tokens for the comparison")
     mx = add("mlx", cmd_mlx, "MLX: mlx_lm.convert to 4- or 8-bit, then generate")
     mx.add_argument("model", help="slm-nano, gemma-3-270m (its GGUF, dequantized), or a Hugging Face model folder")
     mx.add_argument("--q-bits", type=int, choices=[4, 8], default=4)
-    mx.add_argument("--group-size", type=int, default=64)
+    mx.add_argument("--group-size", type=int, choices=[32, 64, 128], default=64)
     mx.add_argument("-o", "--output", help="output folder (default MODEL-mlx-QBITSbit)")
     mx.add_argument("--prompt", default="Return the number of")
-    mx.add_argument("-n", type=int, default=16)
-    fl = add("foundry", cmd_foundry, "Foundry Local in process: register an ONNX Runtime GenAI folder, load it, chat, unload")
-    fl.add_argument("model", help="an ONNX Runtime GenAI folder (genai_config.json), or slm-nano / gemma-3-270m to build one with Olive")
+    mx.add_argument("-n", type=TOKENS, default=16)
+    fl = add("foundry", cmd_foundry,
+             "Foundry Local in process: register an ONNX Runtime GenAI folder, load it, chat, unload")
+    fl.add_argument("model", help="an ONNX Runtime GenAI folder (genai_config.json), or a model reference "
+                                  "(slm-nano, gemma-3-270m …) to build one with Olive")
     fl.add_argument("--id", default="slmlab-local-generic-cpu:1", help="model id, NAME:VERSION")
     fl.add_argument("--prompt", default="Return the number of")
-    fl.add_argument("-n", type=int, default=16)
-    fl.add_argument("--add-template", action="store_true", help="give a base model a chat template (Gemma's turns for Gemma, else pass-through)")
+    fl.add_argument("-n", type=TOKENS, default=16)
+    fl.add_argument("--add-template", action="store_true",
+                    help="give a base model a chat template (Gemma's turns for Gemma, else pass-through)")
     fl.add_argument("--web", action="store_true", help="also try the SDK's OpenAI-compatible web service")
     pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
     pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
     pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")
-    pp.add_argument("--context", type=int, default=256, help="tokens per chunk (default 256)")
-    pp.add_argument("--chunks", type=int, default=None, help="at most this many chunks (default: the whole text)")
-    pp.add_argument("--threads", type=int, default=None)
+    pp.add_argument("--context", type=CONTEXT, default=256, help="tokens per chunk (default 256)")
+    pp.add_argument("--chunks", type=CHUNKS, default=None, help="at most this many chunks (default: the whole text)")
+    pp.add_argument("--threads", type=THREADS, default=None)
     return p
 
 

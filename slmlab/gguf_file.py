@@ -36,6 +36,8 @@ class GGUFInfo:
     file_type: str
     context_length: int | None
     tensors: list[TensorInfo] = field(repr=False)
+    description: str | None = None  # general.description: the converter copies it from the model card
+    n_vocab: int | None = None  # entries in the tokenizer's vocabulary (tokenizer.ggml.tokens)
 
     @property
     def n_params(self) -> int:
@@ -112,7 +114,8 @@ def _read_gguf(path: Path, size: int, mtime_ns: int) -> GGUFInfo:
     arch = field_value("general.architecture") or "unknown"
     ftype = field_value("general.file_type")
     try:
-        file_type = gguf.LlamaFileType(ftype).name.removeprefix("MOSTLY_").removeprefix("ALL_") if ftype is not None else "unknown"
+        file_type = "unknown" if ftype is None else \
+            gguf.LlamaFileType(ftype).name.removeprefix("MOSTLY_").removeprefix("ALL_")
     except ValueError:
         file_type = f"type {ftype}"
     return GGUFInfo(
@@ -123,7 +126,19 @@ def _read_gguf(path: Path, size: int, mtime_ns: int) -> GGUFInfo:
         file_type=file_type,
         context_length=field_value(f"{arch}.context_length"),
         tensors=tensors,
+        description=field_value("general.description"),
+        n_vocab=len(tokens.data) if (tokens := reader.get_field("tokenizer.ggml.tokens")) is not None else None,
     )
+
+
+def vocabulary_size(path: str | Path) -> int:
+    """How many tokens a GGUF's tokenizer holds — also for vocabulary-only files, which have no tensors."""
+    import gguf
+
+    tokens = gguf.GGUFReader(Path(path)).get_field("tokenizer.ggml.tokens")
+    if tokens is None:
+        raise SlmlabError(f"{path} has no tokenizer")
+    return len(tokens.data)
 
 
 def bytes_read_per_token(info: GGUFInfo) -> int:

@@ -10,6 +10,7 @@ the hub records for it.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import json
 import os
 import socket
@@ -17,11 +18,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from slmlab import paths
+from slmlab import offline, paths
 from slmlab.errors import SlmlabError
+from slmlab.paths import sha256_file
 
-OFFLINE_CHOICES = ("use an offline model (slm-nano, gemma-3-270m), a local folder or .gguf file, "
-                   "or a model already in the Hugging Face cache (HF_HOME)")
+OFFLINE_CHOICES = offline.choices()
 
 
 def endpoint() -> str:
@@ -120,14 +121,13 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None) -> Path:
 def download(repo_id: str, include: list[str] | None = None) -> tuple[Path, list[dict]]:
     """Download only the files matching `include` (e.g. ['*Q4_K_M.gguf'] or ['*.safetensors', '*.json']),
     then check each weight file against the SHA-256 the hub records. Returns the folder and the checks."""
-    import fnmatch
-
     if not hub_reachable():  # offline: a shared classroom cache (HF_HOME) may already hold it
         return snapshot(repo_id, allow_patterns=include), []
     info = repo_info(repo_id)
     wanted = [f for f in info.files if not include or any(fnmatch.fnmatch(f.name, p) for p in include)]
     if not wanted:
-        raise SlmlabError(f"no file of {repo_id} matches {include}; it has: {', '.join(f.name for f in info.files[:20])}")
+        names = ", ".join(f.name for f in info.files[:20])
+        raise SlmlabError(f"no file of {repo_id} matches {include}; it has: {names}")
     folder = snapshot(repo_id, allow_patterns=[f.name for f in wanted])
     checks = []
     for f in wanted:
@@ -138,16 +138,6 @@ def download(repo_id: str, include: list[str] | None = None) -> tuple[Path, list
                 raise SlmlabError(f"checksum mismatch for {f.name}: the hub says {f.sha256}, the file has {got}. "
                                   "Delete it from the cache and download again.")
     return folder, checks
-
-
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- the local registry: named model files with their checksums, in SLMLAB_HOME/registry.json ---------
@@ -188,9 +178,10 @@ def register(name: str, path: str | Path, source: str = "local file", replace: b
         raise SlmlabError(f"cannot register {path}: no such file")
     entries = _load_registry()
     if name in entries and not replace:
-        raise SlmlabError(f"{name!r} is already registered ({entries[name].path}); remove it first or pass replace=True")
+        raise SlmlabError(f"{name!r} is already registered ({entries[name].path}); "
+                          "remove it first or pass replace=True")
     entry = RegistryEntry(name, str(path), sha256_file(path), path.stat().st_size, source,
-                          dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+                          dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     entries[name] = entry
     _save_registry(entries)
     return entry

@@ -8,15 +8,18 @@ output under a temporary name that is renamed only when the tool succeeded.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from slmlab import paths
@@ -59,7 +62,8 @@ def show(cmd: list[str | Path]) -> str:
     return shlex.join(short)
 
 
-def run(cmd: list[str | Path], *, quiet: bool = False, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+def run(cmd: list[str | Path], *, quiet: bool = False,
+        timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     """Run a tool, printing its command; raise SlmlabError with the tool's last lines if it fails."""
     if not quiet:
         print("$", show(cmd), flush=True)
@@ -89,29 +93,27 @@ def tool_version(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def quant_types() -> tuple[str, ...]:
-    """The types `llama-quantize` accepts, read from its own help text (so they match the build)."""
+def quantize_help() -> str:
+    """`llama-quantize --help`, read once: the build's own list of types and its reference table."""
     proc = subprocess.run([str(tool_path("llama-quantize")), "--help"], capture_output=True, text=True,
                           env=tool_env(), timeout=30, stdin=subprocess.DEVNULL)
-    text = proc.stdout + proc.stderr
-    section = text.split("Allowed quantization types:", 1)[-1]
+    return proc.stdout + proc.stderr
+
+
+def quant_types() -> tuple[str, ...]:
+    """The types `llama-quantize` accepts, read from its own help text (so they match the build)."""
+    section = quantize_help().split("Allowed quantization types:", 1)[-1]
     names = re.findall(r"^\s*\d+\s+or\s+([A-Z0-9_]+)\s*:", section, flags=re.M)
-    seen = dict.fromkeys(names)
-    if not seen:
+    if not names:
         raise SlmlabError("could not read the quantization types from `llama-quantize --help`")
-    return tuple(seen)
+    return tuple(dict.fromkeys(names))
 
 
-@functools.lru_cache(maxsize=1)
 def quant_type_table() -> dict[str, dict[str, float]]:
     """llama.cpp's own reference table, from `llama-quantize --help`: for each type, the size of Llama-3-8B
     in that type (GB) and the perplexity it adds over F16 on that model."""
-    proc = subprocess.run([str(tool_path("llama-quantize")), "--help"], capture_output=True, text=True,
-                          env=tool_env(), timeout=30, stdin=subprocess.DEVNULL)
-    table = {}
-    for name, size, ppl in re.findall(r"or\s+([A-Z0-9_]+)\s*:\s*([\d.]+)G,\s*\+([\d.]+) ppl @ Llama-3-8B", proc.stdout + proc.stderr):
-        table[name] = {"llama3_8b_gb": float(size), "llama3_8b_ppl_increase": float(ppl)}
-    return table
+    rows = re.findall(r"or\s+([A-Z0-9_]+)\s*:\s*([\d.]+)G,\s*\+([\d.]+) ppl @ Llama-3-8B", quantize_help())
+    return {name: {"llama3_8b_gb": float(size), "llama3_8b_ppl_increase": float(ppl)} for name, size, ppl in rows}
 
 
 def check_quant_type(qtype: str) -> str:
@@ -126,9 +128,9 @@ def convert(model_dir: str | Path, outfile: str | Path, outtype: str = "f16") ->
     """Hugging Face folder → GGUF with llama.cpp's own `convert_hf_to_gguf.py`."""
     model_dir, outfile = Path(model_dir), Path(outfile)
     if outtype.lower() not in CONVERTER_OUTTYPES:
-        raise SlmlabError(f"unknown --outtype {outtype!r}; convert_hf_to_gguf.py accepts: {', '.join(CONVERTER_OUTTYPES)}")
-    if not (model_dir / "config.json").is_file():
-        raise SlmlabError(f"{model_dir} is not a Hugging Face model folder (no config.json)")
+        raise SlmlabError(f"unknown --outtype {outtype!r}; "
+                          f"convert_hf_to_gguf.py accepts: {', '.join(CONVERTER_OUTTYPES)}")
+    paths.require_hf_folder(model_dir)
     script = paths.converter_script()
     if not script.is_file():
         raise SlmlabError(f"convert_hf_to_gguf.py is missing: {SETUP_HINT}")
@@ -211,7 +213,8 @@ def load(gguf_path: str, n_ctx: int = 512, threads: int | None = None):
                            flash_attn=True, seed=0, verbose=False)
 
 
-def greedy_tokens(llm, prompt_tokens: list[int], n_tokens: int, stop_at_eos: bool = True) -> tuple[list[int], float, float]:
+def greedy_tokens(llm, prompt_tokens: list[int], n_tokens: int,
+                  stop_at_eos: bool = True) -> tuple[list[int], float, float]:
     """Greedy decoding: evaluate the prompt, then repeatedly take the most likely token and evaluate it.
 
     The logits are read in place from llama.cpp's buffer (no copy), so the loop costs almost nothing
@@ -278,10 +281,9 @@ class Bench:
         return self.ours_tg / self.llama_bench_tg
 
 
-def llama_bench(gguf_path: str | Path, threads: int, n_prompt: int = 64, n_gen: int = 64, reps: int = 3) -> dict[str, float]:
+def llama_bench(gguf_path: str | Path, threads: int, n_prompt: int = 64, n_gen: int = 64,
+                reps: int = 3) -> dict[str, float]:
     """`llama-bench -o json`: mean prompt (pp) and generation (tg) tokens/s."""
-    import json
-
     read_gguf(gguf_path)
     proc = run([tool_path("llama-bench"), "-m", gguf_path, "-t", str(threads), "-p", str(n_prompt), "-n", str(n_gen),
                 "-r", str(reps), "-o", "json"])
@@ -291,7 +293,8 @@ def llama_bench(gguf_path: str | Path, threads: int, n_prompt: int = 64, n_gen: 
     return {"pp": pp, "tg": tg}
 
 
-def bench(gguf_path: str | Path, threads: int | None = None, n_prompt: int = 64, n_gen: int = 64, reps: int = 3) -> Bench:
+def bench(gguf_path: str | Path, threads: int | None = None, n_prompt: int = 64, n_gen: int = 64,
+          reps: int = 3) -> Bench:
     """llama-bench and our own generation path on the same file and threads; `ratio` = ours / llama-bench."""
     threads = threads or default_threads()
     lb = llama_bench(gguf_path, threads, n_prompt, n_gen, reps)
@@ -324,8 +327,6 @@ def heldout_text() -> Path:
 def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context: int = 256,
                chunks: int | None = None, threads: int | None = None) -> Perplexity:
     """`llama-perplexity` on a text file: deterministic for a fixed text, context, chunk count and thread count."""
-    import tempfile
-
     gguf_path = Path(gguf_path)
     read_gguf(gguf_path)
     text = Path(text) if text else heldout_text()
@@ -345,7 +346,8 @@ def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context
             proc = run([*cmd, "--log-file", log], quiet=attempt > 0)
             output = (log.read_text(errors="replace") if log.exists() else "") + proc.stdout + proc.stderr
         if "tokens in the file" in output or "you need at least" in output:
-            raise SlmlabError(f"{text} is too short for a perplexity run at context {context}: give a longer text or a smaller context")
+            raise SlmlabError(f"{text} is too short for a perplexity run at context {context}: "
+                              "give a longer text or a smaller context")
         n = re.search(r"calculating perplexity over (\d+) chunks", output)
         n_chunks = int(n.group(1)) if n else None
         final = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", output)
@@ -364,7 +366,8 @@ class Memory:
     context: int
     baseline_bytes: int  # the Python process before the model is loaded
     loaded_bytes: int  # resident after loading (weights memory-mapped, KV cache and buffers allocated)
-    peak_bytes: int  # peak resident after generating
+    peak_bytes: int  # the process's peak resident memory (getrusage's ru_maxrss) after loading and generating
+    buffers: dict[str, int] = field(default_factory=dict)  # what llama.cpp says it allocated (see `buffer_sizes`)
 
     @property
     def model_bytes(self) -> int:
@@ -372,42 +375,61 @@ class Memory:
         return self.peak_bytes - self.baseline_bytes
 
 
-# A fresh process: import the binding, note the memory, load, generate, note the peak. It does not read the
-# file with `gguf` first (its Python parse of a large vocabulary would dominate the peak).
-_MEMORY_PROBE = """
-import json, resource, sys
-import llama_cpp, numpy as np
-path, ctx, n, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rss = lambda: int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
-base = rss()
-llm = llama_cpp.Llama(model_path=path, n_ctx=ctx, n_threads=threads, n_threads_batch=threads, flash_attn=True, verbose=False)
-loaded = rss()
-llm.eval(llm.tokenize(b"The", add_bos=True))
-n_vocab = llm.n_vocab()
-for _ in range(n):
-    llm.eval([int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))))])
-peak = max(rss(), loaded)
-print(json.dumps({"baseline": base, "loaded": loaded, "peak": peak}))
-"""
+BUFFER_LINE = re.compile(r"^(\w+):\s+(\S+)\s+(model|KV|compute|output) buffer size =\s+([\d.]+) MiB", re.M)
+
+
+def buffer_sizes(log: str) -> dict[str, int]:
+    """The buffers llama.cpp reports while loading a model, in bytes: `weights` (the file, memory-mapped),
+    `weights repacked` (copies of some weight matrices re-laid out for this CPU's SIMD kernels), `kv cache`
+    (all KV buffers: a sliding-window model has two), `compute` (scratch for one batch) and `output` (logits)."""
+    out: dict[str, int] = {}
+    for _, device, kind, mib in BUFFER_LINE.findall(log):
+        key = {"model": "weights repacked" if "REPACK" in device else "weights", "KV": "kv cache"}.get(kind, kind)
+        out[key] = out.get(key, 0) + round(float(mib) * 2**20)
+    return out
+
+
+def _memory_probe(path: str, context: int, n_tokens: int, threads: int) -> dict:
+    """Run in a fresh process (`memory_while_generating`): resident memory before loading, after loading, and
+    at the peak after generating. It does not read the file with `gguf` first (its Python parse of a large
+    vocabulary would dominate the peak). llama.cpp's log goes to stderr, where the caller reads the buffers."""
+    import resource
+
+    import llama_cpp
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize()
+
+    base = rss()
+    llm = llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, n_threads_batch=threads,
+                          flash_attn=True, verbose=True)
+    loaded = rss()
+    greedy_tokens(llm, llm.tokenize(b"The", add_bos=True), n_tokens, stop_at_eos=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return {"baseline": base, "loaded": loaded, "peak": max(peak, rss(), loaded)}
+
+
+_MEMORY_PROBE = "import json, sys; from slmlab.llamacpp import _memory_probe; " \
+                "print(json.dumps(_memory_probe(sys.argv[1], *map(int, sys.argv[2:]))))"
 
 
 def memory_while_generating(gguf_path: str | Path, context: int = 512, n_tokens: int = 32,
                             threads: int | None = None) -> Memory:
-    """Resident memory of a fresh process that loads the model and generates (measured, not estimated)."""
-    import json
-
+    """Resident memory of a fresh process that loads the model and generates (measured, not estimated),
+    with the buffers llama.cpp reports allocating."""
     read_gguf(gguf_path)
     threads = threads or default_threads()
-    proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(gguf_path), str(context), str(n_tokens), str(threads)],
-                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    args = [str(gguf_path), str(context), str(n_tokens), str(threads)]
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, *args], capture_output=True, text=True, timeout=600,
+                          stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
-        raise SlmlabError(f"the memory probe failed for {Path(gguf_path).name}: {proc.stderr.strip().splitlines()[-1:]}")
+        last = proc.stderr.strip().splitlines()[-1:]
+        raise SlmlabError(f"the memory probe failed for {Path(gguf_path).name}: {last}")
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    return Memory(Path(gguf_path).name, context, r["baseline"], r["loaded"], r["peak"])
+    return Memory(Path(gguf_path).name, context, r["baseline"], r["loaded"], r["peak"], buffer_sizes(proc.stderr))
 
 
 # Free cached models before the interpreter tears its modules down (otherwise llama-cpp-python's
 # destructor runs too late and prints "TypeError: 'NoneType' object is not callable" at exit).
-import atexit  # noqa: E402
-
 atexit.register(load.cache_clear)

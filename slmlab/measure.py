@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from slmlab.paths import atomic_output, cache_dir
+
 
 def peak_rss_bytes() -> int:
     """Peak resident memory of this process so far (Linux reports KiB)."""
@@ -19,7 +21,7 @@ def peak_rss_bytes() -> int:
 class Stopwatch:
     """`with Stopwatch() as sw: ...` then `sw.seconds`."""
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self.start = time.perf_counter()
         self.seconds = 0.0
         return self
@@ -67,15 +69,11 @@ def cpu_info() -> CPUInfo:
 
 def results_path(notebook: str) -> Path:
     """Where a notebook saves its measurements (`SLMLAB_HOME/results/NAME.json`), for later lessons to reuse."""
-    from slmlab.paths import cache_dir
-
     return cache_dir() / "results" / f"{notebook}.json"
 
 
 def save_results(notebook: str, results: dict) -> Path:
     """Save a notebook's measurements as JSON, atomically, with the machine they were measured on."""
-    from slmlab.paths import atomic_output
-
     cpu = cpu_info()
     data = {"machine": {"cpu": cpu.model, "cores": cpu.cores, "simd": [k for k, v in cpu.features.items() if v]},
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **results}

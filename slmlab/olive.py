@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from slmlab import paths
+from slmlab import models, paths
 from slmlab.errors import SlmlabError
 
 PRECISIONS = ("fp32", "int8", "int8-static", "int4")
@@ -69,8 +69,9 @@ def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Pat
         model = {"type": "HfModel", "model_path": str(model_dir), "task": "text-generation"}
     config = {
         "input_model": model,
-        "systems": {"local_system": {"type": "LocalSystem",
-                                     "accelerators": [{"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
+        "systems": {"local_system": {
+            "type": "LocalSystem",
+            "accelerators": [{"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
         "passes": passes,
         "host": "local_system", "target": "local_system",
         "cache_dir": str(cache_dir), "output_dir": str(output_dir), "log_severity_level": 1,
@@ -155,7 +156,8 @@ def pass_seconds(log_text: str) -> dict[str, float]:
 
 def _console_handlers() -> list[logging.StreamHandler]:
     """Every logging handler that writes to a stream rather than to a file it owns (consoles, in practice)."""
-    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    named = (lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))
+    loggers = [logging.getLogger(), *named]
     return [h for lg in loggers for h in lg.handlers if type(h) is logging.StreamHandler]
 
 
@@ -267,9 +269,7 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *,
     `quantize_options` change the quantization pass (e.g. `{"op_types_to_quantize": None}`)."""
     import onnx
 
-    model_dir, output_dir = Path(model_dir), Path(output_dir)
-    if not (model_dir / "config.json").is_file():
-        raise SlmlabError(f"{model_dir} is not a Hugging Face model folder (no config.json)")
+    model_dir, output_dir = paths.require_hf_folder(model_dir), Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     # not paths.atomic_output: Olive reads an output path with a suffix (".partial") as a file name and
     # writes beside it, so the run goes to a plain "out" folder in a work folder, renamed at the end
@@ -297,8 +297,6 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *,
 
 def built_folder(ref: str | Path, precision: str) -> Path:
     """The folder notebook 04 builds for a model at `precision` (in the cache), built now if it is missing."""
-    from slmlab import models
-
     model = ref if isinstance(ref, models.Model) else models.resolve(ref)
     folder = paths.cache_dir() / "olive" / model.name / precision
     if not (folder / "model.onnx").is_file():

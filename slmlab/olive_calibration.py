@@ -33,5 +33,6 @@ def calibration_windows(model_path: str, samples: int = 16, length: int = 128, t
     windows = []
     for i in range(samples):
         x = torch.tensor(ids[i * step : i * step + length])
-        windows.append(({"input_ids": x, "attention_mask": torch.ones_like(x), "position_ids": torch.arange(length)}, 0))
+        inputs = {"input_ids": x, "attention_mask": torch.ones_like(x), "position_ids": torch.arange(length)}
+        windows.append((inputs, 0))
     return windows

@@ -7,6 +7,7 @@ only when the work succeeded, so a failed or refused run leaves nothing half-wri
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import uuid
@@ -49,6 +50,14 @@ def converter_script() -> Path:
     return llama_cpp_source() / "convert_hf_to_gguf.py"
 
 
+def require_hf_folder(folder: str | Path) -> Path:
+    """`folder` as a Path if it is a Hugging Face model folder (it has a config.json), else a clear error."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise SlmlabError(f"{folder} is not a Hugging Face model folder (no config.json)")
+    return folder
+
+
 def ensure_writable_dir(directory: Path) -> None:
     """Fail early, with a clear message, if `directory` cannot be created or written."""
     try:
@@ -82,10 +91,20 @@ def atomic_output(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
     except OSError as e:
         if e.errno == 28:  # ENOSPC
-            raise SlmlabError(f"the disk is full while writing {target}; nothing was kept. Free space and retry.") from None
+            raise SlmlabError(f"the disk is full while writing {target}; nothing was kept. "
+                              "Free space and retry.") from None
         raise
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+
+
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 of a file, read in 4 MiB blocks (never the whole file at once)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()

@@ -9,12 +9,18 @@ llama-server, Ollama (`/v1`), vLLM or Foundry Local: only the base URL changes.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +45,7 @@ def port_busy(port: int, host: str = LOOPBACK) -> bool:
             return True
 
 
-@dataclass
+@dataclass(eq=False)  # servers are compared (and tracked) by identity
 class Server:
     process: subprocess.Popen
     host: str
@@ -80,20 +86,40 @@ class Server:
         return sorted({(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN})
 
     def stop(self, timeout: float = 10) -> None:
-        """Stop the server: SIGTERM, then SIGKILL if it does not exit within `timeout` seconds."""
+        """Stop the server and every process it started (its process group): SIGTERM, then SIGKILL if it
+        does not exit within `timeout` seconds."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self._signal_group(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._signal_group(signal.SIGKILL)
                 self.process.wait(5)
+        self._signal_group(signal.SIGKILL)  # helpers it started that outlived it (vLLM's engine processes)
+        _running.discard(self)
 
-    def __enter__(self) -> "Server":
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.process.pid, sig)  # started with start_new_session: its group id is its pid
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# Servers still running when Python exits normally are stopped here; when Python is killed, `slmlab.guard`
+# has the kernel stop them (see there). Either way no server outlives the notebook or test that started it.
+_running: weakref.WeakSet[Server] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_running):
+        server.stop(timeout=5)
 
 
 def wait_healthy(server: Server, timeout: float, health_path: str = "/health") -> None:
@@ -103,7 +129,8 @@ def wait_healthy(server: Server, timeout: float, health_path: str = "/health") -
     headers = {"Authorization": f"Bearer {server.api_key}"} if server.api_key else {}
     while time.monotonic() < deadline:
         if not server.alive():
-            raise SlmlabError(f"the server exited while starting (status {server.process.returncode}):\n{server.log_tail()}")
+            raise SlmlabError(f"the server exited while starting (status {server.process.returncode}):\n"
+                              f"{server.log_tail()}")
         try:
             if httpx.get(f"{server.base_url}{health_path}", timeout=2, headers=headers).status_code == 200:
                 return
@@ -117,19 +144,24 @@ def wait_healthy(server: Server, timeout: float, health_path: str = "/health") -
 def _check_port(port: int | None, host: str) -> int:
     port = port or free_port(host)
     if port_busy(port, host):
-        raise SlmlabError(f"port {port} on {host} is busy: choose another with --port, or leave it out to get a free one")
+        raise SlmlabError(f"port {port} on {host} is busy: choose another with --port, "
+                          "or leave it out to get a free one")
     return port
 
 
-def _launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: float, health_path: str) -> Server:
-    """Start a server process (its own session, output to a log file) and wait until it answers `health_path`."""
+def _launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: float, health_path: str,
+            env: dict[str, str] | None = None) -> Server:
+    """Start a server process (its own session, output to a log file, ended by `slmlab.guard` if this Python
+    process dies) and wait until it answers `health_path`."""
     print("$", llamacpp.show(cmd).replace(api_key or "\0", "***"), flush=True)
     log = Path(tempfile.mkdtemp(prefix="slmlab-server-")) / "server.log"
     start = time.monotonic()
+    guarded = [sys.executable, "-m", "slmlab.guard", str(os.getpid()), "--", *cmd]
     with open(log, "w") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=llamacpp.tool_env(), start_new_session=True)
+        proc = subprocess.Popen(guarded, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**llamacpp.tool_env(), **(env or {})}, start_new_session=True)
     server = Server(proc, host, port, cmd, log, api_key)
+    _running.add(server)
     wait_healthy(server, timeout, health_path)
     server.started_in_s = time.monotonic() - start
     return server
@@ -155,8 +187,6 @@ def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str =
 def start_python_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
                         context: int = 512, threads: int | None = None, timeout: float = 120) -> Server:
     """Start llama-cpp-python's own server (`python -m llama_cpp.server`), the pure-Python alternative."""
-    import sys
-
     gguf = Path(gguf)
     llamacpp.read_gguf(gguf)
     port = _check_port(port, host)
@@ -188,7 +218,8 @@ class LoadResult:
     def percentile(self, q: float) -> float:
         if not self.latencies:
             return float("nan")
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] if len(self.latencies) > 1 else self.latencies[0]
+        return statistics.quantiles(self.latencies, n=100,
+                                    method="inclusive")[int(q) - 1] if len(self.latencies) > 1 else self.latencies[0]
 
 
 async def _load(base_url: str, clients: int, per_client: int, prompt: str, max_tokens: int, api_key: str | None,
@@ -229,8 +260,6 @@ def load_test(base_url: str, clients: int = 16, per_client: int = 2, prompt: str
     except RuntimeError:
         return asyncio.run(coro)
     # inside Jupyter an event loop is already running: run ours in a worker thread
-    import concurrent.futures
-
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
 
@@ -256,8 +285,6 @@ def ollama_modelfile(gguf: str | Path, *, template: str | None = None, temperatu
 
 
 def tool_on_path(name: str) -> str | None:
-    import shutil
-
     return shutil.which(name)
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from slmlab.meta import build_on_meta
+
 GB = 10**9
 GiB = 2**30
 
@@ -61,8 +63,6 @@ CATEGORY = [
 
 def gguf_tensors(config: dict) -> tuple[list[Tensor], dict]:
     """The tensors of a model (shapes only) and the hyper-parameters the quantization rules need."""
-    from slmlab.catalog import build_on_meta
-
     model = build_on_meta(config)
     tensors = []
     for name, p in model.named_parameters():  # a tied output head is not listed twice
@@ -74,7 +74,8 @@ def gguf_tensors(config: dict) -> tuple[list[Tensor], dict]:
     hparams = {
         "n_layer": cfg.num_hidden_layers,
         "n_gqa": cfg.num_attention_heads // (getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads),
-        "tied": model.get_output_embeddings() is None or model.get_output_embeddings().weight is model.get_input_embeddings().weight,
+        "tied": (model.get_output_embeddings() is None
+                 or model.get_output_embeddings().weight is model.get_input_embeddings().weight),
         "vocab_size": cfg.vocab_size,
     }
     return tensors, hparams
@@ -108,7 +109,7 @@ def tensor_type(t: Tensor, file_type: str, hp: dict) -> str:
     elif t.category == "token_embd":
         if ft in ("TQ1_0", "TQ2_0"):
             new = "Q4_K"
-    elif t.category == "attn_v":
+    elif t.category in ("attn_v", "attn_qkv"):  # llama-quant.cpp's category_is_attn_v: fused QKV counts as V
         if ft == "Q2_K":
             new = "Q4_K" if hp["n_gqa"] >= 4 else "Q3_K"
         elif ft == "Q3_K_M":
@@ -131,8 +132,6 @@ def tensor_type(t: Tensor, file_type: str, hp: dict) -> str:
             new = "Q3_K"
         elif ft == "Q3_K_M":
             new = "Q4_K"
-    elif t.category == "attn_qkv":
-        new = {"Q3_K_M": "Q4_K", "Q4_K_M": "Q5_K", "Q5_K_M": "Q6_K"}.get(ft, new)
     if t.row_length % _block(new)[0] != 0:  # shapes a type cannot hold fall back (with a warning in the tool)
         new = FALLBACK.get(new, new)
         if t.row_length % _block(new)[0] != 0:
@@ -229,21 +228,23 @@ def kv_cache(config: dict, context: int, bytes_per_element: int = 2, window_limi
     return KVCache(context, total, total / context, full, sliding, window)
 
 
-def runtime_memory(file_bytes: int, config: dict, context: int, window_limited: bool = False) -> dict[str, int]:
-    """A first estimate of memory while generating: the weights (the file, memory-mapped) + the KV cache +
-    llama.cpp's compute buffer, estimated (F32) as one batch of up to 512 tokens' activations, its attention
-    scores against the whole context, and one token's logits. Lesson 03 measures the real figure."""
+def runtime_memory(file_bytes: int, config: dict, context: int, window_limited: bool = False,
+                   n_ubatch: int = 512) -> dict[str, int]:
+    """Memory while generating with llama.cpp: the weights (the file, memory-mapped) + the KV cache + the
+    compute buffer. llama.cpp reserves its compute buffer for one micro-batch of up to `n_ubatch` tokens, and
+    what dominates it is that batch's logits in F32 — `n_ubatch × vocabulary × 4` bytes — plus two hidden-state
+    rows per token (checked against llama.cpp's own "compute buffer size" in the tests and in lesson 03).
+    Sliding-window layers get a full-size cache unless `window_limited` (llama.cpp's default, `--swa-full`)."""
     cfg = config.get("text_config", config)
     kv = kv_cache(config, context, window_limited=window_limited).bytes
-    n_batch = min(512, context)
-    activations = n_batch * (cfg["hidden_size"] * 4 + cfg.get("intermediate_size", 4 * cfg["hidden_size"]))
-    scores = n_batch * context * cfg["num_attention_heads"]
-    compute = 4 * (activations + scores + cfg["vocab_size"])
+    tokens = min(n_ubatch, context)
+    compute = 4 * tokens * (cfg["vocab_size"] + 2 * cfg["hidden_size"])
     return {"weights": file_bytes, "kv_cache": kv, "compute": compute, "total": file_bytes + kv + compute}
 
 
 def judge_range(size_bytes: int, low_gb: float, high_gb: float) -> str:
-    """Does a size fall in a claimed range? 'holds', 'holds only in GiB' (the claim's GB are really GiB), or 'does not hold'."""
+    """Does a size fall in a claimed range? 'holds', 'holds only in GiB' (the claim's GB are really GiB),
+    or 'does not hold'."""
     if low_gb <= size_bytes / GB <= high_gb:
         return "holds"
     if low_gb <= size_bytes / GiB <= high_gb:
@@ -251,7 +252,8 @@ def judge_range(size_bytes: int, low_gb: float, high_gb: float) -> str:
     return "does not hold"
 
 
-def judge_reduction(file_type: str, claimed: float, measured: float, baseline: str = "F16", tolerance: float = 0.05) -> str:
+def judge_reduction(file_type: str, claimed: float, measured: float, baseline: str = "F16",
+                    tolerance: float = 0.05) -> str:
     """A claimed size reduction against the baseline, read as "about" (± `tolerance`):
     'impossible' if even the generous reading needs fewer bits per weight than the type's floor (from gguf's
     table), 'holds' if the computed reduction is within the tolerance, else 'does not hold'."""

@@ -31,7 +31,8 @@ def lab(tmp_path):
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     port, token = serve.free_port(), "slmlab-browser-test"
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
-           "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+           "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+           f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # the server's own PID
@@ -55,7 +56,8 @@ def lab(tmp_path):
 def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), "Chromium is missing: `make setup` installs Debian's chromium (apt-get install chromium)"
+    assert Path(CHROMIUM).exists(), \
+        "Chromium is missing: `make setup` installs Debian's chromium (apt-get install chromium)"
     url, token = lab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -75,9 +77,8 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
                 page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
                 page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
                 try:
-                    page.wait_for_function(
-                        "[...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[[0-9*]+\\]/.test(p.textContent))",
-                        timeout=30_000)
+                    page.wait_for_function("[...document.querySelectorAll('.jp-InputPrompt')]"
+                                           ".some(p => /\\[[0-9*]+\\]/.test(p.textContent))", timeout=30_000)
                     break
                 except Exception:
                     if attempt == 3:
@@ -88,14 +89,16 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
             # scroll through the whole notebook (JupyterLab may keep only the cells in view in the page) and
             # collect what rendered: plots, the widget's output, error outputs
             seen = page.evaluate("""async () => {
-                const outer = document.querySelector('.jp-WindowedPanel-outer') || document.querySelector('.jp-Notebook');
+                const outer = document.querySelector('.jp-WindowedPanel-outer')
+                    || document.querySelector('.jp-Notebook');
                 const plots = new Set(), errors = new Set();
                 let widget = '', widgetAt = 0;
                 for (let y = 0; y <= outer.scrollHeight; y += Math.max(200, outer.clientHeight / 2)) {
                     outer.scrollTop = y;
                     await new Promise(r => setTimeout(r, 250));
                     document.querySelectorAll('.jp-OutputArea-output img').forEach(i => plots.add(i.src.slice(-120)));
-                    document.querySelectorAll("[data-mime-type='application/vnd.jupyter.error']").forEach(e => errors.add(e.innerText.slice(0, 300)));
+                    document.querySelectorAll("[data-mime-type='application/vnd.jupyter.error']")
+                        .forEach(e => errors.add(e.innerText.slice(0, 300)));
                     const w = document.querySelector('.jupyter-widgets');
                     if (w && !widget) { widget = w.innerText; widgetAt = y; }
                 }

@@ -4,6 +4,8 @@ import pytest
 
 from slmlab import SlmlabError, catalog, paths
 
+pytestmark = pytest.mark.fast  # no llama.cpp build needed: `make unit`
+
 
 def test_qwen3_0_6b_matches_its_published_counts():
     p = catalog.parameters("qwen3-0.6b")

@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from slmlab import paths
 
 
@@ -57,6 +59,33 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path):
     assert proc.stderr.startswith("error: no such GGUF file") and "Traceback" not in proc.stderr
     proc = slmlab("generate", "no-such-model", "hello")
     assert proc.returncode == 2 and "unknown model" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("args", [
+    ["generate", "slm-nano", "hi", "-n", "-5"],
+    ["generate", "slm-nano", "hi", "-n", "many"],
+    ["generate", "slm-nano", "hi", "--threads", "0"],
+    ["generate", "slm-nano", "hi", "--temperature", "-1"],
+    ["serve", "slm-nano", "--port", "70000"],
+    ["serve", "slm-nano", "--parallel", "0"],
+    ["serve", "slm-nano", "--context", "0"],
+    ["ppl", "slm-nano", "--chunks", "0"],
+    ["bench", "slm-nano", "--n-gen", "0"],
+    ["olive", "slm-nano", "--precision", "int3"],
+    ["no-such-command"],
+])
+def test_a_number_out_of_range_is_one_error_line_before_anything_runs(args):
+    proc = slmlab(*args)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.fast
+def test_the_range_error_names_the_range():
+    proc = slmlab("generate", "slm-nano", "hi", "-n", "-5")
+    assert "the number of tokens must be from 1 to 100,000, not -5" in proc.stderr
 
 
 def test_generate_prints_tokens_per_second():

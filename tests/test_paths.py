@@ -2,6 +2,8 @@ import pytest
 
 from slmlab import SlmlabError, paths
 
+pytestmark = pytest.mark.fast  # no llama.cpp build needed: `make unit`
+
 
 def test_atomic_output_renames_only_on_success(tmp_path):
     target = tmp_path / "out.bin"

@@ -18,11 +18,13 @@ def test_estimate_is_within_2_percent_of_what_llama_quantize_writes(nano_quants,
     assert {k: v for k, v in est.types.items() if k != "F32"} == real.matrix_types  # the same tensor types
 
 
+@pytest.mark.fast
 def test_estimate_of_the_f16_conversion(nano_f16):
     est = sizing.estimate_sizes(nano_config(), ("F16",))["F16"]
     assert abs(est.total_bytes / nano_f16.stat().st_size - 1) < 0.02
 
 
+@pytest.mark.fast
 def test_estimate_of_the_shipped_gemma_q4_k_m(gemma):
     est = sizing.estimate_sizes(catalog.get("gemma-3-270m").config, ("Q4_K_M",))["Q4_K_M"]
     real = read_gguf(gemma)
@@ -30,6 +32,7 @@ def test_estimate_of_the_shipped_gemma_q4_k_m(gemma):
     assert {k: v for k, v in est.types.items() if k != "F32"} == real.matrix_types
 
 
+@pytest.mark.fast
 def test_block_sizes_come_from_gguf():
     import gguf
 
@@ -37,6 +40,7 @@ def test_block_sizes_come_from_gguf():
     assert sizing.bits_floor("Q8_0") == 8.5 and sizing.bits_floor("Q4_K_M") == 4.5
 
 
+@pytest.mark.fast
 def test_kv_cache_grows_linearly_with_context():
     cfg = catalog.get("qwen3-0.6b").config
     a, b = sizing.kv_cache(cfg, 1024), sizing.kv_cache(cfg, 2048)
@@ -45,6 +49,7 @@ def test_kv_cache_grows_linearly_with_context():
     assert a.per_token_bytes == 2 * 28 * 8 * 128 * 2
 
 
+@pytest.mark.fast
 def test_gemma_sliding_window_layers_hold_at_most_the_window():
     cfg = catalog.get("gemma-3-270m").config
     kv = sizing.kv_cache(cfg, 32768)
@@ -53,12 +58,18 @@ def test_gemma_sliding_window_layers_hold_at_most_the_window():
     assert kv.bytes < full.bytes / 5
 
 
-def test_runtime_memory_adds_up():
-    cfg = nano_config()
-    m = sizing.runtime_memory(10_000_000, cfg, 256)
-    assert m["total"] == m["weights"] + m["kv_cache"] + m["compute"] and m["kv_cache"] > 0
+@pytest.mark.parametrize("model", ["slm-nano", "gemma-3-270m"])
+def test_kv_cache_and_compute_estimates_match_the_buffers_llama_cpp_allocates(model):
+    from slmlab import llamacpp, models
+
+    config = nano_config() if model == "slm-nano" else catalog.get(model).config
+    measured = llamacpp.memory_while_generating(models.quantized_gguf(model, "Q8_0"), 512, 4, threads=1).buffers
+    estimate = sizing.runtime_memory(0, config, 512)  # llama.cpp's default: a full-size sliding-window cache
+    assert estimate["kv_cache"] == measured["kv cache"]
+    assert abs(estimate["compute"] / measured["compute"] - 1) < 0.02  # Gemma: 514.5 MiB, its 262k-token logits
 
 
+@pytest.mark.fast
 def test_reduction_claims_are_judged_against_the_bits_floor():
     # Q5_1 stores 6 bits per weight: against 16-bit F16 at most 62.5% can be saved, so "70%" cannot be
     assert sizing.judge_reduction("Q5_1", 0.70, 0.61).startswith("impossible")
