@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slmlab import catalog, compare, doctor, foundry, hub, llamacpp, mlx, models, olive, serve
+from slmlab import catalog, compare, doctor, foundry, hub, llamacpp, mlx, models, olive, serve, standins
 from slmlab.errors import SlmlabError
 
 
@@ -119,6 +119,21 @@ def cmd_info(args: argparse.Namespace) -> Result:
             f"{'tied' if i.tied_embeddings else 'untied'} embeddings) → class {i.size_class}; "
             f"context {i.context_length}\n"
             f"estimated GGUF file sizes (GB = 10^9 bytes, GiB = 2^30 bytes):\n" + table(rows))
+    return Result(data, text)
+
+
+def cmd_shape(args: argparse.Namespace) -> Result:
+    p = standins.plan(args.seed, args.layers)
+    folder = standins.build(args.seed, args.layers, args.output)
+    data = {"seed": args.seed, "hub_id": catalog.get(args.seed).hub_id, "path": str(folder), "parameters": p.n_params,
+            "layers": p.config["num_hidden_layers"], "dtype": p.dtype,
+            "size_bytes": sum(f.stat().st_size for f in folder.glob("*.safetensors")),
+            "stand_in": standins.MARK, "tokenizer": standins.RECIPES[p.config["model_type"]].note}
+    text = (f"{data['hub_id']} stand-in ({standins.MARK}): {folder}\n"
+            f"{p.n_params:,} parameters, {data['layers']} blocks, {p.dtype}, "
+            f"{data['size_bytes'] / 1e9:.2f} GB of weights\n"
+            f"tokenizer: {data['tokenizer']}\n"
+            f"its sizes, speed and memory are the real model's; its text and perplexity mean nothing")
     return Result(data, text)
 
 
@@ -305,6 +320,13 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("-n", type=TOKENS, default=32, help="tokens to generate")
     g.add_argument("--threads", type=THREADS, default=None)
     g.add_argument("--temperature", type=non_negative("the temperature"), default=0.0)
+    sh = add("shape", cmd_shape, "build a same-shape stand-in of a seed model: its published config and real "
+                                 "tokenizer, random weights (its sizes, speed and memory are the seed's; "
+                                 "its text means nothing)")
+    sh.add_argument("seed", help="a seed in the catalog: qwen3-0.6b, qwen3-8b, phi-4-mini, gemma-3-1b, llama-3-8b …")
+    sh.add_argument("--layers", type=whole(1, 1000, "the number of blocks"), default=None,
+                    help="keep every tensor's shape but only N blocks (where the whole model does not fit)")
+    sh.add_argument("-o", "--output", help="output folder (default: the cache, SLMLAB_HOME/standins/SEED)")
     i = add("info", cmd_info, "parameters, size class and estimated GGUF sizes, computed from the model's config")
     i.add_argument("model", help="a catalog name (qwen3-0.6b …), a hub id, or a model folder")
     b = add("bench", cmd_bench, "generation speed: llama-bench and slmlab's own path on the same file and threads")

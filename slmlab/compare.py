@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slmlab import llamacpp, paths
+from slmlab import llamacpp
 
 
 def heldout_chunks(model_dir: str | Path, n_chunks: int = 4, context: int = 256) -> list[list[int]]:
@@ -61,7 +61,6 @@ def torch_logits(model_dir: str | Path, ids: list[int]) -> np.ndarray:
 
 
 def llamacpp_logits(gguf: str | Path, ids: list[int]) -> np.ndarray:
-    import llama_cpp
 
     llm = _llama_all_logits(str(gguf), len(ids))
     llm.reset()

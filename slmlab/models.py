@@ -20,7 +20,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from slmlab import hub, llamacpp, offline, paths
+from slmlab import catalog, hub, llamacpp, offline, paths, standins
 from slmlab.errors import SlmlabError
 from slmlab.gguf_file import read_gguf
 
@@ -40,6 +40,11 @@ class Model:
 
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+STANDIN_SUFFIX = "-standin"  # "qwen3-0.6b-standin": the seed's shape with random weights (slmlab.standins)
+
+
+def catalog_hub_id(standin_name: str) -> str:
+    return catalog.get(standin_name.removesuffix(STANDIN_SUFFIX)).hub_id or standin_name
 
 
 def resolve(ref: str | Path) -> Model:
@@ -48,6 +53,9 @@ def resolve(ref: str | Path) -> Model:
     if text in offline.OFFLINE_MODELS:
         m = offline.OFFLINE_MODELS[text]
         return Model(m.name, m.kind, m.locate(), m.source)
+    if text.endswith(STANDIN_SUFFIX) and text.removesuffix(STANDIN_SUFFIX) in standins.seeds():
+        folder = standins.build(text.removesuffix(STANDIN_SUFFIX))  # cached after the first build
+        return Model(text, "hf", folder, f"stand-in for {catalog_hub_id(text)}: {standins.MARK}")
     registered = {e.name: e for e in hub.registered()}
     if text in registered:
         e = registered[text]
@@ -66,7 +74,8 @@ def resolve(ref: str | Path) -> Model:
         folder = hub.snapshot(text)
         return Model(text.split("/")[-1], "hf", folder, f"Hugging Face hub: {text}", offline=False)
     known = ", ".join(offline.OFFLINE_MODELS)
-    raise SlmlabError(f"unknown model {text!r}: use one of {known}, a local path, or a hub id like Qwen/Qwen3-0.6B")
+    raise SlmlabError(f"unknown model {text!r}: use one of {known}, a stand-in such as qwen3-0.6b{STANDIN_SUFFIX}, "
+                      "a local path, or a hub id like Qwen/Qwen3-0.6B")
 
 
 def fingerprint(folder: Path) -> str:

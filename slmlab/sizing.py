@@ -15,17 +15,58 @@ Units are always named: GB = 10⁹ bytes, GiB = 2³⁰ bytes.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+from slmlab import offline, paths
+from slmlab.gguf_file import read_gguf, vocabulary_size
 from slmlab.meta import build_on_meta
 
 GB = 10**9
 GiB = 2**30
 
-# GGUF metadata: the tokenizer's vocabulary dominates. Measured on this course's files: slm-nano
-# 94,208 bytes for 4,096 tokens (23.0 per token), Gemma 3 270M 6,525,120 bytes for 262,144 (24.9).
+# GGUF metadata is mostly the tokenizer: tokens, their types, and a BPE vocabulary's merges too. Where llama.cpp's
+# source ships a model family's vocabulary as a GGUF of its own, that file's size *is* the metadata (within 0.1% of
+# converted Qwen3 and Llama 3 files); Gemma 3's tokenizer is the one in the shipped Gemma 3 270M file. Otherwise:
+# 24 bytes per token, measured on this course's SentencePiece files (slm-nano 23.0, Gemma 3 270M 24.9), which
+# has no merges — an underestimate for BPE vocabularies.
 METADATA_BYTES_PER_TOKEN = 24
+TOKENIZER_GGUF = {"qwen2": "ggml-vocab-qwen2.gguf", "qwen3": "ggml-vocab-qwen2.gguf",
+                  "llama": "ggml-vocab-llama-bpe.gguf", "bitnet": "ggml-vocab-llama-bpe.gguf",
+                  "gemma3": "gemma-3-270m", "gemma3_text": "gemma-3-270m"}
+
+
+def tokenizer_gguf(config: dict) -> Path | None:
+    """The GGUF that holds this model's real tokenizer offline, if one ships: a vocabulary file in llama.cpp's
+    source (`models/ggml-vocab-*.gguf`) or an offline model's file — checked to have the config's vocabulary size."""
+    cfg = config.get("text_config", config)
+    name = TOKENIZER_GGUF.get(cfg.get("model_type") or config.get("model_type", ""))
+    if name is None:
+        return None
+    path = offline.OFFLINE_MODELS[name].locate() if name in offline.OFFLINE_MODELS else \
+        paths.llama_cpp_source() / "models" / name
+    if not path.is_file():
+        return None
+    n = vocabulary_size(path)
+    return path if abs(n - cfg["vocab_size"]) <= 0.001 * cfg["vocab_size"] else None  # slm-nano is "llama" too
+
+
+@functools.lru_cache(maxsize=16)
+def _metadata_of(path: Path) -> int:
+    try:
+        return path.stat().st_size - read_gguf(path).tensor_bytes  # a model file: all but its tensors
+    except Exception:  # a vocabulary-only file has no tensors: all of it is metadata
+        return path.stat().st_size
+
+
+def metadata_bytes(config: dict) -> int:
+    """Estimated GGUF metadata (see TOKENIZER_GGUF): measured from the family's tokenizer GGUF, else per token."""
+    path = tokenizer_gguf(config)
+    if path is not None:
+        return _metadata_of(path)
+    return config.get("text_config", config)["vocab_size"] * METADATA_BYTES_PER_TOKEN
 
 FILE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
               "Q4_1", "Q4_0", "Q3_K_M", "Q2_K", "TQ2_0", "TQ1_0")
@@ -77,6 +118,7 @@ def gguf_tensors(config: dict) -> tuple[list[Tensor], dict]:
         "tied": (model.get_output_embeddings() is None
                  or model.get_output_embeddings().weight is model.get_input_embeddings().weight),
         "vocab_size": cfg.vocab_size,
+        "metadata_bytes": metadata_bytes(config),
     }
     return tensors, hparams
 
@@ -177,7 +219,7 @@ def estimate_file(tensors: list[Tensor], hp: dict, file_type: str) -> SizeEstima
         ty = tensor_type(t, file_type, hp)
         total += tensor_bytes(t, ty)
         types[ty] = types.get(ty, 0) + t.n_elements
-    return SizeEstimate(file_type, total, hp["vocab_size"] * METADATA_BYTES_PER_TOKEN,
+    return SizeEstimate(file_type, total, hp["metadata_bytes"],
                         sum(t.n_elements for t in tensors), dict(sorted(types.items(), key=lambda kv: -kv[1])))
 
 
