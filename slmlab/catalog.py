@@ -133,21 +133,27 @@ class ModelInfo:
     source: str
 
 
-def info(ref: str, file_types: tuple[str, ...] | None = None) -> ModelInfo:
-    """Parameters, class and estimated GGUF sizes for a catalog name, a hub id in the catalog, or a local folder."""
+def config_for(ref: str | Path) -> tuple[dict, str, str]:
+    """(config, where it came from, a name) for a catalog name, a hub id (the catalog's copy when it has one,
+    else the hub's config.json alone), or a local model folder."""
+    ref = str(ref)
     path = Path(ref).expanduser()
     if ref in _catalog():
-        config, source = get(ref).config, f"catalog: {get(ref).config_path.name}"
-    elif (m := by_hub_id(ref)) is not None:
-        config, source, ref = m.config, f"catalog: {m.config_path.name}", m.name
-    elif (path / "config.json").is_file():
-        config, source = json.loads((path / "config.json").read_text()), str(path / "config.json")
-    elif "/" in ref and not path.exists():
-        folder = hub.snapshot(ref, allow_patterns=["config.json"])
-        config, source = json.loads((folder / "config.json").read_text()), f"hub: {ref}"
-    else:
-        raise SlmlabError(f"no config for {ref!r}: give a catalog name ({', '.join(names())}), "
-                          "a model folder or a hub id")
+        return get(ref).config, f"catalog: {get(ref).config_path.name}", ref
+    if (m := by_hub_id(ref)) is not None:
+        return m.config, f"catalog: {m.config_path.name}", m.name
+    if (path / "config.json").is_file():
+        return json.loads((path / "config.json").read_text()), str(path / "config.json"), path.name
+    if "/" in ref and not path.exists():
+        folder = hub.snapshot(ref, allow_patterns=["config.json"], complete=False)
+        return json.loads((folder / "config.json").read_text()), f"hub: {ref}", ref.split("/")[-1]
+    raise SlmlabError(f"no config for {ref!r}: give a catalog name ({', '.join(names())}), "
+                      "a model folder or a hub id")
+
+
+def info(ref: str, file_types: tuple[str, ...] | None = None) -> ModelInfo:
+    """Parameters, class and estimated GGUF sizes for a catalog name, a hub id in the catalog, or a local folder."""
+    config, source, ref = config_for(ref)
     count = count_parameters(config)
     estimates = sizing.estimate_sizes(config, file_types or sizing.FILE_TYPES)
     return ModelInfo(name=ref, params=count.total, embedding=count.embedding, non_embedding=count.non_embedding,

@@ -17,7 +17,8 @@ from slmlab import llamacpp
 
 
 def heldout_chunks(model_dir: str | Path, n_chunks: int = 4, context: int = 256) -> list[list[int]]:
-    """The first `n_chunks` × `context` tokens of the held-out text, BOS first in each chunk.
+    """The first `n_chunks` × `context` tokens of the held-out text, each chunk opened by the tokenizer's BOS
+    token when it has one (Qwen's has none: its chunks start with text).
 
     slm-nano's SentencePiece model is used directly (it is what llama.cpp reproduces exactly); other
     folders use their transformers tokenizer."""
@@ -33,8 +34,9 @@ def heldout_chunks(model_dir: str | Path, n_chunks: int = 4, context: int = 256)
 
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         ids, bos = tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.bos_token_id
-    size = context - 1
-    return [[bos] + ids[i * size:(i + 1) * size] for i in range(n_chunks)]
+    start = [] if bos is None or bos < 0 else [bos]
+    size = context - len(start)
+    return [start + ids[i * size:(i + 1) * size] for i in range(n_chunks)]
 
 
 def token_scores(logits: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:

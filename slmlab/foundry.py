@@ -39,20 +39,43 @@ def manager(cache_dir: str | Path | None = None):
     return _manager
 
 
-def add_chat_template(folder: str | Path, template: str | None = None) -> None:
-    """Put a chat template into the folder's tokenizer_config.json (Foundry Local refuses chat without one).
-
-    By default: Gemma's turn format for a Gemma folder (its genai_config.json says so), otherwise a template
-    that passes the text through."""
+def own_chat_template(folder: str | Path) -> str | None:
+    """The chat template a model folder ships (tokenizer_config.json or chat_template.jinja), if any."""
     folder = Path(folder)
+    if (folder / "chat_template.jinja").is_file():
+        return (folder / "chat_template.jinja").read_text()
+    config = folder / "tokenizer_config.json"
+    return json.loads(config.read_text()).get("chat_template") if config.is_file() else None
+
+
+def add_chat_template(folder: str | Path, template: str | None = None) -> str:
+    """Make sure the folder's tokenizer_config.json has a chat template (Foundry Local refuses chat without one);
+    say which one it has. A model's own template is kept (Qwen3's, say); a base model without one gets Gemma's
+    turn format if it is a Gemma (its genai_config.json says so), else a template that passes the text through.
+    An explicit `template` replaces whatever is there."""
+    folder = Path(folder)
+    if template is None and (own := own_chat_template(folder)):
+        config = folder / "tokenizer_config.json"
+        data = json.loads(config.read_text()) if config.is_file() else {}
+        if data.get("chat_template") != own:  # a chat_template.jinja: Foundry reads tokenizer_config.json
+            data["chat_template"] = own
+            with paths.atomic_output(config) as tmp:
+                tmp.write_text(json.dumps(data, indent=2))
+        named = {PASSTHROUGH_TEMPLATE: "pass-through (a base model has none)",
+                 serve.GEMMA_CHAT_TEMPLATE: "Gemma's turn format"}
+        return named.get(own, "the model's own")  # (this function may have put one of ours there before)
     if template is None:
         model_type = json.loads((folder / "genai_config.json").read_text())["model"]["type"]
-        template = serve.GEMMA_CHAT_TEMPLATE if "gemma" in model_type else PASSTHROUGH_TEMPLATE
+        template, which = (serve.GEMMA_CHAT_TEMPLATE, "Gemma's turn format") if "gemma" in model_type else \
+            (PASSTHROUGH_TEMPLATE, "pass-through (a base model has none)")
+    else:
+        which = "the one given"
     config = folder / "tokenizer_config.json"
     data = json.loads(config.read_text()) if config.is_file() else {}
     data["chat_template"] = template
     with paths.atomic_output(config) as tmp:
         tmp.write_text(json.dumps(data, indent=2))
+    return which
 
 
 @dataclass

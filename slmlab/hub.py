@@ -102,33 +102,73 @@ def repo_info(repo_id: str) -> RepoInfo:
     return RepoInfo(repo_id, licence, bool(info.gated), params, files)
 
 
-def snapshot(repo_id: str, allow_patterns: list[str] | None = None) -> Path:
-    """A local folder with the repo's files: from the cache if they are there, else downloaded."""
+# What a model needs, and nothing more: the config, the safetensors weights, the tokenizer, the chat template and
+# the model card (llama.cpp's converter reads its name and licence). Never the duplicates some repositories carry:
+# PyTorch `.bin` copies, or Llama 3's `original/` folder with Meta's own checkpoint (another 16 GB).
+MODEL_FILES = ["config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
+               "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json",
+               "added_tokens.json", "vocab.json", "merges.txt", "chat_template.jinja", "README.md"]
+NOT_MODEL_FILES = ["original/*", "*.pth", "*.bin", "*.pt", "onnx/*", "*.gguf"]
+
+
+def missing_files(folder: Path) -> list[str]:
+    """What a model folder lacks to be used: its config, every weight shard its index names, a tokenizer."""
+    missing = [] if (folder / "config.json").is_file() else ["config.json"]
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        missing += [s for s in shards if not (folder / s).is_file()]
+    elif not list(folder.glob("*.safetensors")):
+        missing.append("model.safetensors")
+    if not any((folder / t).is_file() for t in ("tokenizer.json", "tokenizer.model", "vocab.json")):
+        missing.append("tokenizer.json")
+    return missing
+
+
+def snapshot(repo_id: str, allow_patterns: list[str] | None = None, complete: bool = True) -> Path:
+    """A local folder with the repo's model files (`MODEL_FILES`, or `allow_patterns`): from the cache when it
+    holds them all, else downloaded. A cached snapshot with files missing (say, one that holds only config.json)
+    is completed online and refused offline — never taken as a whole model."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    patterns = allow_patterns or MODEL_FILES
+    ignore = None if allow_patterns else NOT_MODEL_FILES
+    cached = None
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=allow_patterns, local_files_only=True))
+        cached = Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=ignore,
+                                        local_files_only=True))
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
-    require_hub(f"get {repo_id}")
+    lacking = missing_files(cached) if cached and complete else []
+    if cached and not lacking:
+        return cached
+    if not hub_reachable():
+        if lacking:
+            raise SlmlabError(f"the cached copy of {repo_id} ({cached}) lacks {', '.join(lacking[:4])}: it is not a "
+                              f"whole model. Connect and run `slmlab pull {repo_id}`, or {OFFLINE_CHOICES}")
+        require_hub(f"get {repo_id}")
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=allow_patterns))
+        folder = Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=ignore))
     except Exception as e:
         raise _friendly(e, repo_id) from None
+    if complete and (lacking := missing_files(folder)):
+        raise SlmlabError(f"{repo_id} has no {', '.join(lacking[:4])}: it is not a model llama.cpp, Olive or MLX can "
+                          "load (a GGUF-only repository? take its files with `slmlab pull REPO --include '*.gguf'`)")
+    return folder
 
 
 def download(repo_id: str, include: list[str] | None = None) -> tuple[Path, list[dict]]:
     """Download only the files matching `include` (e.g. ['*Q4_K_M.gguf'] or ['*.safetensors', '*.json']),
     then check each weight file against the SHA-256 the hub records. Returns the folder and the checks."""
     if not hub_reachable():  # offline: a shared classroom cache (HF_HOME) may already hold it
-        return snapshot(repo_id, allow_patterns=include), []
+        return snapshot(repo_id, allow_patterns=include, complete=False), []
     info = repo_info(repo_id)
     wanted = [f for f in info.files if not include or any(fnmatch.fnmatch(f.name, p) for p in include)]
     if not wanted:
         names = ", ".join(f.name for f in info.files[:20])
         raise SlmlabError(f"no file of {repo_id} matches {include}; it has: {names}")
-    folder = snapshot(repo_id, allow_patterns=[f.name for f in wanted])
+    folder = snapshot(repo_id, allow_patterns=[f.name for f in wanted], complete=False)
     checks = []
     for f in wanted:
         if f.sha256:

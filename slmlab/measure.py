@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import resource
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,38 @@ from slmlab.paths import atomic_output, cache_dir
 def peak_rss_bytes() -> int:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@dataclass
+class Peak:
+    bytes: int = 0
+
+
+@contextlib.contextmanager
+def peak_rss(interval: float = 0.1) -> Iterator[Peak]:
+    """The peak resident memory of this process (and its children) while the block runs, sampled every
+    `interval` seconds — unlike `peak_rss_bytes`, which is the peak of the whole process's life."""
+    import psutil
+
+    me, peak, done = psutil.Process(), Peak(), threading.Event()
+
+    def sample() -> None:
+        while True:
+            try:
+                rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
+            except psutil.Error:
+                rss = me.memory_info().rss
+            peak.bytes = max(peak.bytes, rss)
+            if done.wait(interval):
+                return
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        watcher.join()
 
 
 class Stopwatch:

@@ -7,12 +7,11 @@ GPU through Metal and unified memory. The calls below are mlx-lm's own; this mod
 from __future__ import annotations
 
 import functools
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from slmlab import paths
+from slmlab import models, paths
 from slmlab.errors import SlmlabError
 
 
@@ -43,20 +42,9 @@ def convert(model_dir: str | Path, output_dir: str | Path, q_bits: int | None = 
             mlx_convert(str(model_dir), mlx_path=str(tmp), dtype=dtype or "float16")
     seconds = time.perf_counter() - start
     size = sum(f.stat().st_size for f in output_dir.glob("*.safetensors"))
-    n_params = _n_params(model_dir)
+    n_params = models.parameter_count(model_dir)
     return MlxResult(output_dir, q_bits, group_size if q_bits else None, None if q_bits else (dtype or "float16"),
                      size, 8 * size / n_params if n_params else None, seconds)
-
-
-def _n_params(model_dir: Path) -> int:
-    """Parameters of the source model, read from its safetensors headers."""
-    from safetensors import safe_open
-
-    n = 0
-    for f in model_dir.glob("*.safetensors"):
-        with safe_open(f, "np") as st:
-            n += sum(math.prod(st.get_slice(k).get_shape()) for k in st.keys())
-    return n
 
 
 @dataclass

@@ -88,6 +88,19 @@ def fingerprint(folder: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def parameter_count(folder: Path) -> int:
+    """Parameters of a Hugging Face folder, read from its safetensors headers (no weights loaded)."""
+    import math
+
+    from safetensors import safe_open
+
+    n = 0
+    for f in sorted(folder.glob("*.safetensors")):
+        with safe_open(f, "np") as st:
+            n += sum(math.prod(st.get_slice(k).get_shape()) for k in st.keys())
+    return n
+
+
 def gguf_path(ref: str | Path, outtype: str = "f16") -> Path:
     """A GGUF for `ref`: the file itself, or a cached conversion of a Hugging Face folder."""
     model = ref if isinstance(ref, Model) else resolve(ref)

@@ -29,44 +29,121 @@ from slmlab import models, paths
 from slmlab.errors import SlmlabError
 
 PRECISIONS = ("fp32", "int8", "int8-static", "int4")
+ROUTES = ("export", "builder")  # how the float32 ONNX model is made: torch's dynamo exporter, or ModelBuilder
 CALIBRATION_SCRIPT = Path(__file__).with_name("olive_calibration.py")
 
+# Peak resident memory of an Olive step ≈ BASE + FACTOR × the model's float32 weights, measured here with
+# `measure.peak_rss` around each run (notebook 04 prints predicted against measured for every run). Measured:
+# the dynamo export of a 2-block Qwen3 stand-in (0.75 GB of float32 weights) 10.7 GB, of Gemma 3 270M (1.07 GB)
+# 21 GB; on the full Qwen3-0.6B stand-in (2.4 GB): ModelBuilder fp32 4.8 GB, ModelBuilder INT4 10.7 GB,
+# dynamic INT8 of the builder's fp32 model 12.8 GB.
+PEAK_MODEL = {"export": (2.0e9, 18.0), "builder": (2.0e9, 1.5), "int4": (2.0e9, 4.0), "quantize": (1.0e9, 5.5)}
 
-def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Path, cache_dir: str | Path,
+
+def step(precision: str, route: str, base: str | Path | None) -> str:
+    """Which measured step a run is, for the memory model: an export, a build, an INT4 build or a quantization."""
+    if precision == "int4":
+        return "int4"
+    if precision in ("int8", "int8-static") and base is not None:
+        return "quantize"
+    return route
+
+
+def float32_bytes(model_dir: str | Path) -> int:
+    return 4 * models.parameter_count(Path(model_dir))
+
+
+def memory_needed(model_dir: str | Path, step: str) -> int:
+    """Predicted peak resident memory of a step ("export", "builder", "int4" or "quantize")."""
+    base, factor = PEAK_MODEL[step]
+    return int(base + factor * float32_bytes(model_dir))
+
+
+def available_memory() -> int:
+    import psutil
+
+    return psutil.virtual_memory().available
+
+
+def choose_route(model_dir: str | Path) -> str:
+    """The dynamo export where it fits in the memory available now (its graph can be calibrated for static INT8),
+    else ModelBuilder, which reads the weights itself and needs a fraction of the memory."""
+    return "export" if memory_needed(model_dir, "export") <= available_memory() else "builder"
+
+
+def preflight(model_dir: str | Path, step: str) -> None:
+    """Refuse a step that would not fit in the memory available now — before it starts, saying what would fit."""
+    need, have = memory_needed(model_dir, step), available_memory()
+    if need <= have:
+        return
+    fits = [s for s in PEAK_MODEL if memory_needed(model_dir, s) <= have]
+    advice = (f"what fits here: {', '.join(fits)}" if fits else
+              "nothing fits: build fewer blocks (slmlab shape SEED --layers N) or use a machine with more memory")
+    raise SlmlabError(f"Olive's {step} step needs about {need / 1e9:.1f} GB for {Path(model_dir).name} "
+                      f"({float32_bytes(model_dir) / 1e9:.1f} GB of float32 weights); {have / 1e9:.1f} GB are "
+                      f"available. {advice}")
+
+
+def optimizer_model_type(model_dir: str | Path) -> str:
+    """onnxruntime's transformer optimizer has no "llama": its decoder fusions (RMSNorm, attention, rotary) are the
+    GPT-2 class, which it also uses for "qwen3"."""
+    import json
+
+    model_type = json.loads((Path(model_dir) / "config.json").read_text()).get("model_type", "")
+    return "qwen3" if model_type == "qwen3" else "gpt2"
+
+
+def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Path, cache_dir: str | Path, *,
+                    route: str = "export", base: str | Path | None = None, optimize_graph: bool = True,
                     calibration_samples: int = 16, quantize_options: dict | None = None) -> dict:
     """The Olive workflow for a precision:
-    fp32 — OnnxConversion (dynamo exporter) → OrtTransformersOptimization;
-    int8 — the same, then OnnxDynamicQuantization (weights INT8, activations quantized on the fly);
-    int8-static — the same, then OnnxStaticQuantization (QDQ: weights and activations INT8, activation
-        scales fixed ahead of time from a calibration set cut from local text, see `olive_calibration`);
-    int4 — ModelBuilder (onnxruntime-genai's builder, INT4 weights, ready for onnxruntime-genai)."""
+    fp32 — route "export": OnnxConversion (dynamo exporter) → OrtTransformersOptimization (fused operators);
+           route "builder": ModelBuilder (onnxruntime-genai's builder) in float32;
+    int8 — OnnxDynamicQuantization of the fp32 model `base` (weights INT8, activations quantized on the fly);
+    int8-static — OnnxStaticQuantization of `base` (QDQ: weights and activations INT8, activation scales fixed
+        ahead of time from a calibration set cut from local text, see `olive_calibration`);
+    int4 — ModelBuilder (INT4 weights, ready for onnxruntime-genai and Foundry Local).
+    The INT8 workflows start from the fp32 model, so a model is exported once for every precision."""
     if precision not in PRECISIONS:
         raise SlmlabError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if route not in ROUTES:
+        raise SlmlabError(f"unknown route {route!r}; choose one of {', '.join(ROUTES)}")
     data_configs: list[dict] = []
-    if precision == "int4":
-        passes = {"builder": {"type": "ModelBuilder", "precision": "int4"}}
+    # a Hugging Face model is exported in float32 whatever its checkpoint's dtype: a bfloat16 graph has nodes
+    # onnxruntime's CPU provider cannot run ("Could not find an implementation for Mul(14)")
+    hf_model = {"type": "HfModel", "model_path": str(model_dir), "task": "text-generation",
+                "load_kwargs": {"torch_dtype": "float32"}}
+    if precision == "int4" or (precision == "fp32" and route == "builder"):
+        passes = {"builder": {"type": "ModelBuilder", "precision": precision}}
         model = {"type": "HfModel", "model_path": str(model_dir)}
+    elif precision == "fp32":
+        # the torchscript exporter fails with transformers 5; the dynamo exporter works
+        passes = {"conversion": {"type": "OnnxConversion", "use_dynamo_exporter": True, "target_opset": 18}}
+        if optimize_graph:
+            passes["optimize"] = {"type": "OrtTransformersOptimization", "model_type": optimizer_model_type(model_dir)}
+        model = hf_model
     else:
-        passes = {
-            # the torchscript exporter fails with transformers 5; the dynamo exporter works
-            "conversion": {"type": "OnnxConversion", "use_dynamo_exporter": True, "target_opset": 18},
-            "optimize": {"type": "OrtTransformersOptimization", "model_type": "gpt2"},
-        }
+        if base is None:
+            raise SlmlabError(f"{precision} quantizes an fp32 ONNX model: give its folder as `base`")
+        model = {"type": "ONNXModel", "model_path": str(base), "onnx_file_name": "model.onnx"}
         if precision == "int8":
-            passes["quantize"] = {"type": "OnnxDynamicQuantization"}
-        if precision == "int8-static":
+            passes = {"quantize": {"type": "OnnxDynamicQuantization"}}
+        else:
+            if (Path(base) / "genai_config.json").is_file():
+                raise SlmlabError("static INT8 calibrates a graph without KV-cache inputs, which only the export "
+                                  "route makes; this model's fp32 base came from ModelBuilder (the export did not "
+                                  "fit in memory): use int8 (dynamic) or int4")
             # only the matrix products and the embedding lookup: quantizing every operator's output (norms,
             # softmax, the residual stream) with one fixed scale each breaks a language model (notebook 04)
-            passes["quantize"] = {"type": "OnnxStaticQuantization", "quant_format": "QDQ", "precision": "int8",
-                                  "activation_type": "int8", "calibrate_method": "MinMax", "data_config": "calibration",
-                                  "op_types_to_quantize": ["MatMul", "Gather"]}
+            passes = {"quantize": {"type": "OnnxStaticQuantization", "quant_format": "QDQ", "precision": "int8",
+                                   "activation_type": "int8", "calibrate_method": "MinMax",
+                                   "data_config": "calibration", "op_types_to_quantize": ["MatMul", "Gather"]}}
             data_configs.append({
                 "name": "calibration",
                 "user_script": str(CALIBRATION_SCRIPT),
                 "load_dataset_config": {"type": "slmlab_calibration",
                                         "params": {"model_path": str(model_dir), "samples": calibration_samples}},
             })
-        model = {"type": "HfModel", "model_path": str(model_dir), "task": "text-generation"}
     config = {
         "input_model": model,
         "systems": {"local_system": {
@@ -95,6 +172,9 @@ class OliveResult:
     ops: dict[str, int]
     pass_seconds: dict[str, float] = field(default_factory=dict)  # from Olive's log: where the time went
     log: Path | None = None
+    route: str = "export"
+    peak_bytes: int = 0  # resident memory at the peak of the run, measured
+    predicted_peak_bytes: int = 0  # what the preflight predicted
 
     @property
     def quantized_ops(self) -> dict[str, int]:
@@ -263,25 +343,49 @@ def run(config: dict, log: str | Path | None = None, progress: bool = True, desc
     return model
 
 
-def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *,
+def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *, route: str | None = None,
+             base: str | Path | None = None, optimize_graph: bool = True,
              quantize_options: dict | None = None) -> OliveResult:
-    """Run the workflow for `precision` into `output_dir` (replaced only when the new run succeeded);
-    `quantize_options` change the quantization pass (e.g. `{"op_types_to_quantize": None}`)."""
+    """Run the workflow for `precision` into `output_dir` (replaced only when the new run succeeded).
+
+    `route`: how the fp32 model is made ("export" or "builder"; default: the export where it fits in memory).
+    `base`: an fp32 ONNX folder to quantize (int8, int8-static); without it the fp32 model is made first.
+    `quantize_options` change the quantization pass (e.g. `{"op_types_to_quantize": None}`).
+    A run that would not fit in the memory available is refused before it starts."""
     import onnx
+
+    from slmlab import measure
 
     model_dir, output_dir = paths.require_hf_folder(model_dir), Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
+    route = route or ("builder" if precision == "int4" else choose_route(model_dir))
+    quantizing = precision in ("int8", "int8-static")
+    steps = [step(precision, route, base)] + (["quantize"] if quantizing and base is None else [])
+    for each in steps:  # an INT8 run without a base exports first, then quantizes
+        preflight(model_dir, each)
+    predicted = max(memory_needed(model_dir, each) for each in steps)
     # not paths.atomic_output: Olive reads an output path with a suffix (".partial") as a file name and
     # writes beside it, so the run goes to a plain "out" folder in a work folder, renamed at the end
     work = Path(tempfile.mkdtemp(prefix=".olive-", dir=output_dir.parent))
     try:
-        config = workflow_config(model_dir, precision, work / "out", work / "cache", quantize_options=quantize_options)
-        start = time.perf_counter()
-        log = output_dir.parent / f"{output_dir.name}.olive.log"  # stays there if the run fails
-        run(config, log=log, desc=f"olive {precision}")
-        seconds = time.perf_counter() - start
+        with measure.peak_rss() as peak:
+            start = time.perf_counter()
+            log = output_dir.parent / f"{output_dir.name}.olive.log"  # stays there if the run fails
+            earlier = ""  # the export's log, when this run makes its own fp32 model first
+            if quantizing and base is None:  # export first (once), then quantize that
+                try:
+                    base = optimize(model_dir, "fp32", work / "fp32", route=route).folder
+                except SlmlabError as e:  # keep the export's log where this run's would be
+                    shutil.copy(work / "fp32.olive.log", log)
+                    raise SlmlabError(str(e).replace(str(work / "fp32.olive.log"), str(log))) from e.__cause__
+                earlier = (base / "olive.log").read_text(errors="replace")
+            config = workflow_config(model_dir, precision, work / "out", work / "cache", route=route, base=base,
+                                     optimize_graph=optimize_graph, quantize_options=quantize_options)
+            run(config, log=log, desc=f"olive {precision}")
+            seconds = time.perf_counter() - start
         shutil.rmtree(work / "cache", ignore_errors=True)
-        os.replace(log, work / "out" / "olive.log")
+        (work / "out" / "olive.log").write_text(earlier + log.read_text(errors="replace"))
+        log.unlink()
         if output_dir.exists():
             shutil.rmtree(output_dir)
         os.replace(work / "out", output_dir)
@@ -292,15 +396,17 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *,
     size = sum(f.stat().st_size for f in output_dir.glob("model.onnx*"))
     ops = collections.Counter(n.op_type for n in onnx.load(model, load_external_data=False).graph.node)
     return OliveResult(precision, output_dir, model, size, seconds, dict(ops.most_common()),
-                       pass_seconds(log.read_text(errors="replace")), log)
+                       pass_seconds(log.read_text(errors="replace")), log, route, peak.bytes, predicted)
 
 
 def built_folder(ref: str | Path, precision: str) -> Path:
-    """The folder notebook 04 builds for a model at `precision` (in the cache), built now if it is missing."""
+    """The folder notebook 04 builds for a model at `precision` (in the cache), built now if it is missing;
+    the INT8 precisions start from the cached fp32 folder, so the model is exported once."""
     model = ref if isinstance(ref, models.Model) else models.resolve(ref)
     folder = paths.cache_dir() / "olive" / model.name / precision
     if not (folder / "model.onnx").is_file():
-        optimize(models.hf_folder(model), precision, folder)
+        base = built_folder(model, "fp32") if precision in ("int8", "int8-static") else None
+        optimize(models.hf_folder(model), precision, folder, base=base)
     return folder
 
 
