@@ -75,8 +75,12 @@ def run(cmd: list[str | Path], *, quiet: bool = False,
     except subprocess.TimeoutExpired:
         raise SlmlabError(f"{Path(str(cmd[0])).name} did not finish within {timeout:.0f} s") from None
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-        raise SlmlabError(f"{Path(str(cmd[0])).name} failed (exit {proc.returncode}):\n{tail}")
+        output = (proc.stderr or proc.stdout).strip()
+        name = Path(str(cmd[1] if str(cmd[0]) == sys.executable else cmd[0])).name
+        if "Traceback (most recent call last)" in output:  # a Python script: its exception is the message
+            raise SlmlabError(f"{name} failed: {output.splitlines()[-1]}")
+        tail = "\n".join(output.splitlines()[-8:])
+        raise SlmlabError(f"{name} failed (exit {proc.returncode}):\n{tail}")
     return proc
 
 
@@ -135,10 +139,28 @@ def convert(model_dir: str | Path, outfile: str | Path, outtype: str = "f16") ->
     if not script.is_file():
         raise SlmlabError(f"convert_hf_to_gguf.py is missing: {SETUP_HINT}")
     with paths.atomic_output(outfile) as tmp:
-        run([sys.executable, script, model_dir, "--outtype", outtype.lower(), "--outfile", tmp])
+        try:
+            run([sys.executable, script, model_dir, "--outtype", outtype.lower(), "--outfile", tmp])
+        except SlmlabError as e:
+            raise SlmlabError(f"{e}{CONVERTER_LIMITS.get(_model_type(model_dir), '')}") from None
         info = read_gguf(tmp)
     info.path = outfile
     return info
+
+
+# What a learner does where llama.cpp's converter refuses a model family (notebooks 01 and 03 show it).
+CONVERTER_LIMITS = {
+    "bitnet": ". llama.cpp's converter does not map BitNet's transformers weights (ffn_sub_norm, attn_sub_norm): "
+              "Microsoft ships BitNet b1.58 2B4T as a GGUF for its bitnet.cpp fork (microsoft/BitNet-b1.58-2B-4T-gguf)"
+              " — run that with bitnet.cpp, or measure the ternary idea here with llama-quantize's TQ1_0/TQ2_0",
+}
+
+
+def _model_type(model_dir: Path) -> str:
+    try:
+        return json.loads((model_dir / "config.json").read_text()).get("model_type", "")
+    except (OSError, ValueError):
+        return ""
 
 
 def default_quant_output(src: Path, qtype: str) -> Path:
