@@ -85,60 +85,122 @@ def read_gguf(path: str | Path) -> GGUFInfo:
 
 @functools.lru_cache(maxsize=64)
 def _read_gguf(path: Path, size: int, mtime_ns: int) -> GGUFInfo:
-    import gguf  # the copy vendored with llama.cpp, installed by `make setup`
+    import gguf  # the copy vendored with llama.cpp, installed by `make setup`: its type tables
 
     with path.open("rb") as f:
         magic = f.read(4)
     if magic != b"GGUF":
         raise SlmlabError(f"{path} is not a GGUF file (it starts with {magic!r}, not b'GGUF')")
     try:
-        reader = gguf.GGUFReader(path)
-    except Exception as e:  # the reader raises ValueError, IndexError, struct errors … on damaged files
+        header = _skim(path, size, mtime_ns)
+    except Exception as e:  # struct errors, index errors … on a damaged or cut header
         raise SlmlabError(f"{path} is a damaged or truncated GGUF file ({type(e).__name__}: {e})") from None
     tensors = []
-    for t in reader.tensors:
-        if t.data_offset + t.n_bytes > size:
+    for name, shape, type_id, offset in header.tensors:
+        kind = gguf.GGMLQuantizationType(type_id)
+        block, block_bytes = gguf.GGML_QUANT_SIZES[kind]
+        n_elements = 1
+        for d in shape:
+            n_elements *= d
+        n_bytes = n_elements // block * block_bytes
+        if header.data_offset + offset + n_bytes > size:
             raise SlmlabError(
-                f"{path} is truncated: tensor {t.name} ends at byte {t.data_offset + t.n_bytes:,} "
+                f"{path} is truncated: tensor {name} ends at byte {header.data_offset + offset + n_bytes:,} "
                 f"but the file has {size:,} bytes. Download or convert it again."
             )
-        tensors.append(TensorInfo(t.name, t.tensor_type.name, tuple(int(x) for x in t.shape),
-                                  int(t.n_elements), int(t.n_bytes)))
+        tensors.append(TensorInfo(name, kind.name, shape, n_elements, n_bytes))
     if not tensors:
         raise SlmlabError(f"{path} holds no tensors: it is not a model")
-
-    def field_value(key: str):
-        f = reader.get_field(key)
-        return None if f is None else f.contents()
-
-    arch = field_value("general.architecture") or "unknown"
-    ftype = field_value("general.file_type")
+    field = header.fields.get
+    arch = field("general.architecture") or "unknown"
+    ftype = field("general.file_type")
     try:
         file_type = "unknown" if ftype is None else \
             gguf.LlamaFileType(ftype).name.removeprefix("MOSTLY_").removeprefix("ALL_")
     except ValueError:
         file_type = f"type {ftype}"
-    return GGUFInfo(
-        path=path,
-        size_bytes=size,
-        architecture=str(arch),
-        name=str(field_value("general.name") or path.stem),
-        file_type=file_type,
-        context_length=field_value(f"{arch}.context_length"),
-        tensors=tensors,
-        description=field_value("general.description"),
-        n_vocab=len(tokens.data) if (tokens := reader.get_field("tokenizer.ggml.tokens")) is not None else None,
-    )
+    return GGUFInfo(path=path, size_bytes=size, architecture=str(arch), name=str(field("general.name") or path.stem),
+                    file_type=file_type, context_length=field(f"{arch}.context_length"), tensors=tensors,
+                    description=field("general.description"), n_vocab=header.n_vocab)
+
+
+_SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value type → bytes
+_FORMAT = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_STRING, _ARRAY = 8, 9
+
+
+@dataclass
+class Header:
+    n_vocab: int | None  # entries in tokenizer.ggml.tokens
+    data_offset: int  # where tensor data starts: everything before it is metadata
+    fields: dict = field(repr=False)  # the scalar and string key/values (not the arrays)
+    tensors: list = field(repr=False)  # (name, shape as stored, type id, offset in the data section)
+
+
+@functools.lru_cache(maxsize=32)
+def _skim(path: Path, size: int, mtime_ns: int) -> Header:
+    """Walk a GGUF header with struct: the key/values (arrays skipped, their length noted) and the tensor table."""
+    import mmap
+    import struct
+
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        if m[:4] != b"GGUF":
+            raise SlmlabError(f"{path} is not a GGUF file")
+        _, n_tensors, n_kv = struct.unpack_from("<IQQ", m, 4)
+        pos, n_vocab, fields, tensors = 24, None, {}, []
+
+        def string(at: int) -> tuple[bytes, int]:
+            (n,) = struct.unpack_from("<Q", m, at)
+            if at + 8 + n > size:
+                raise IndexError("a string runs past the end of the file")
+            return m[at + 8:at + 8 + n], at + 8 + n
+
+        for _ in range(n_kv):
+            key, pos = string(pos)
+            (kind,) = struct.unpack_from("<I", m, pos)
+            pos += 4
+            if kind == _STRING:
+                value, pos = string(pos)
+                fields[key.decode()] = value.decode(errors="replace")
+            elif kind == _ARRAY:
+                item, count = struct.unpack_from("<IQ", m, pos)
+                pos += 12
+                if key == b"tokenizer.ggml.tokens":
+                    n_vocab = count
+                if item == _STRING:
+                    for _ in range(count):
+                        (n,) = struct.unpack_from("<Q", m, pos)
+                        pos += 8 + n
+                else:
+                    pos += count * _SCALAR[item]
+            else:
+                (fields[key.decode()],) = struct.unpack_from("<" + _FORMAT[kind], m, pos)
+                pos += _SCALAR[kind]
+        for _ in range(n_tensors):
+            name, pos = string(pos)
+            (n_dims,) = struct.unpack_from("<I", m, pos)
+            shape = struct.unpack_from(f"<{n_dims}Q", m, pos + 4)
+            type_id, offset = struct.unpack_from("<IQ", m, pos + 4 + 8 * n_dims)
+            pos += 4 + 8 * n_dims + 12
+            tensors.append((name.decode(), tuple(int(d) for d in shape), type_id, offset))
+    alignment = fields.get("general.alignment", 32)
+    return Header(n_vocab, -(-pos // alignment) * alignment, fields, tensors)
+
+
+def skim(path: str | Path) -> Header:
+    """The few header facts sizing needs, read in a fraction of a second (the `gguf` package's reader parses
+    every vocabulary string into Python objects: seconds for a 262k-token vocabulary)."""
+    path = Path(path)
+    st = path.stat()
+    return _skim(path.resolve(), st.st_size, st.st_mtime_ns)
 
 
 def vocabulary_size(path: str | Path) -> int:
     """How many tokens a GGUF's tokenizer holds — also for vocabulary-only files, which have no tensors."""
-    import gguf
-
-    tokens = gguf.GGUFReader(Path(path)).get_field("tokenizer.ggml.tokens")
-    if tokens is None:
+    n = skim(path).n_vocab
+    if n is None:
         raise SlmlabError(f"{path} has no tokenizer")
-    return len(tokens.data)
+    return n
 
 
 def bytes_read_per_token(info: GGUFInfo) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slmlab import offline, paths
-from slmlab.gguf_file import read_gguf, vocabulary_size
+from slmlab.gguf_file import skim, vocabulary_size
 from slmlab.meta import build_on_meta
 
 GB = 10**9
@@ -42,7 +42,12 @@ def tokenizer_gguf(config: dict) -> Path | None:
     """The GGUF that holds this model's real tokenizer offline, if one ships: a vocabulary file in llama.cpp's
     source (`models/ggml-vocab-*.gguf`) or an offline model's file — checked to have the config's vocabulary size."""
     cfg = config.get("text_config", config)
-    name = TOKENIZER_GGUF.get(cfg.get("model_type") or config.get("model_type", ""))
+    return _tokenizer_gguf(cfg.get("model_type") or config.get("model_type", ""), cfg["vocab_size"])
+
+
+@functools.lru_cache(maxsize=32)
+def _tokenizer_gguf(model_type: str, vocab_size: int) -> Path | None:
+    name = TOKENIZER_GGUF.get(model_type)
     if name is None:
         return None
     path = offline.OFFLINE_MODELS[name].locate() if name in offline.OFFLINE_MODELS else \
@@ -50,22 +55,15 @@ def tokenizer_gguf(config: dict) -> Path | None:
     if not path.is_file():
         return None
     n = vocabulary_size(path)
-    return path if abs(n - cfg["vocab_size"]) <= 0.001 * cfg["vocab_size"] else None  # slm-nano is "llama" too
-
-
-@functools.lru_cache(maxsize=16)
-def _metadata_of(path: Path) -> int:
-    try:
-        return path.stat().st_size - read_gguf(path).tensor_bytes  # a model file: all but its tensors
-    except Exception:  # a vocabulary-only file has no tensors: all of it is metadata
-        return path.stat().st_size
+    return path if abs(n - vocab_size) <= 0.001 * vocab_size else None  # slm-nano is "llama" too
 
 
 def metadata_bytes(config: dict) -> int:
-    """Estimated GGUF metadata (see TOKENIZER_GGUF): measured from the family's tokenizer GGUF, else per token."""
+    """Estimated GGUF metadata (see TOKENIZER_GGUF): measured from the family's tokenizer GGUF — all of a
+    vocabulary-only file, everything before a model file's tensor data — else per token."""
     path = tokenizer_gguf(config)
     if path is not None:
-        return _metadata_of(path)
+        return skim(path).data_offset
     return config.get("text_config", config)["vocab_size"] * METADATA_BYTES_PER_TOKEN
 
 FILE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
