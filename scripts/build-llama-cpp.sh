@@ -14,10 +14,10 @@ HOME_DIR="${SLMLAB_HOME:-$HOME/.cache/slmlab}"
 ROOT="$HOME_DIR/llama.cpp-$VERSION"
 PYTHON="${PYTHON:-python3}"
 JOBS="${JOBS:-$(nproc)}"
-TOOLS=(llama-quantize llama-bench llama-server llama-cli llama-perplexity)
+TOOLS=(llama-quantize llama-bench llama-server llama-cli llama-perplexity llama-imatrix)
 PATCHES="$(cd "$(dirname "$0")" && pwd)/patches"
-# What the build is made of: the version and our patches. A new patch rebuilds only the files it touches.
-BUILD_ID="$VERSION $(cat "$PATCHES"/*.patch 2>/dev/null | sha256sum | cut -c1-12)"
+# What the build is made of: the version, our patches and the tools. A change rebuilds only what it touches.
+BUILD_ID="$VERSION $( (cat "$PATCHES"/*.patch 2>/dev/null; echo "${TOOLS[*]}") | sha256sum | cut -c1-12)"
 
 if [[ -f "$ROOT/BUILD_OK" && "$(head -1 "$ROOT/BUILD_OK")" == "$BUILD_ID" ]]; then
   echo "llama.cpp $VERSION: already built in $ROOT"

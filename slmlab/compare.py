@@ -86,14 +86,19 @@ class Score:
     max_abs_logit_diff: float
 
 
-def score(runtime: str, logits_fn, chunks: list[list[int]], reference: list[np.ndarray]) -> Score:
-    """Perplexity, argmax agreement and the largest |logit − PyTorch logit| over the chunks."""
+def score(runtime: str, logits_fn, chunks: list[list[int]], reference: list[np.ndarray],
+          second_half: bool = False) -> Score:
+    """Perplexity, argmax agreement and the largest |logit − PyTorch logit| over the chunks. With `second_half`,
+    only the positions of each chunk's second half are scored — as `llama-perplexity` does, so that every scored
+    token has at least half a chunk of context."""
     nll, agree, n, worst = 0.0, 0, 0, 0.0
     for ids, ref in zip(chunks, reference):
         logits = logits_fn(ids)
         t_nll, t_arg = token_scores(logits, ids)
-        nll += t_nll.sum()
-        agree += int((t_arg == ref[:-1].argmax(-1)).sum())
-        n += len(t_nll)
+        ref_arg = ref[:-1].argmax(-1)
+        start = len(ids) // 2 if second_half else 0
+        nll += t_nll[start:].sum()
+        agree += int((t_arg[start:] == ref_arg[start:]).sum())
+        n += len(t_nll) - start
         worst = max(worst, float(np.abs(logits - ref).max()))
     return Score(runtime, float(np.exp(nll / n)), agree / n, worst)

@@ -26,7 +26,7 @@ from slmlab import paths
 from slmlab.errors import SlmlabError
 from slmlab.gguf_file import GGUFInfo, read_gguf
 
-TOOLS = ("llama-quantize", "llama-bench", "llama-server", "llama-cli", "llama-perplexity")
+TOOLS = ("llama-quantize", "llama-bench", "llama-server", "llama-cli", "llama-perplexity", "llama-imatrix")
 CONVERTER_OUTTYPES = ("f32", "f16", "bf16", "q8_0", "tq1_0", "tq2_0")
 SETUP_HINT = "run `make setup` (it builds llama.cpp once into the cache, about 10 minutes)"
 
@@ -168,9 +168,10 @@ def default_quant_output(src: Path, qtype: str) -> Path:
     return src.with_name(f"{stem}-{qtype}.gguf")
 
 
-def quantize(src: str | Path, qtype: str, out: str | Path | None = None, *,
-             allow_requantize: bool = False, threads: int | None = None) -> GGUFInfo:
-    """`llama-quantize SRC OUT TYPE`: refuses an already-quantized source unless allowed, writes atomically."""
+def quantize(src: str | Path, qtype: str, out: str | Path | None = None, *, allow_requantize: bool = False,
+             threads: int | None = None, imatrix: str | Path | None = None) -> GGUFInfo:
+    """`llama-quantize [--imatrix FILE] SRC OUT TYPE`: refuses an already-quantized source unless allowed,
+    writes atomically. An importance matrix (`importance_matrix`) tells it which weights matter most."""
     src = Path(src)
     qtype = check_quant_type(qtype)
     source = read_gguf(src)  # clear error for a missing, truncated or non-GGUF file
@@ -185,6 +186,8 @@ def quantize(src: str | Path, qtype: str, out: str | Path | None = None, *,
     cmd: list[str | Path] = [tool_path("llama-quantize")]
     if allow_requantize:
         cmd.append("--allow-requantize")
+    if imatrix:
+        cmd += ["--imatrix", imatrix]
     with paths.atomic_output(out) as tmp:
         cmd += [src, tmp, qtype]
         if threads:
@@ -382,13 +385,96 @@ def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context
     raise SlmlabError(f"llama-perplexity gave no final estimate for {gguf_path.name} in 3 runs")
 
 
+def _tool_log(cmd: list[str | Path], quiet: bool = False) -> str:
+    """Run a tool with `--log-file` and return everything it logged (llama.cpp logs from a thread, and piped
+    output can lose the last lines; the log file keeps them)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "tool.log"
+        proc = run([*cmd, "--log-file", log], quiet=quiet)
+        return (log.read_text(errors="replace") if log.exists() else "") + proc.stdout + proc.stderr
+
+
+def importance_matrix(gguf_path: str | Path, out: str | Path, text: str | Path | None = None, *, context: int = 512,
+                      chunks: int = 16, threads: int | None = None) -> Path:
+    """`llama-imatrix`: run the model over a text and record how much each weight column contributes to its
+    outputs; `llama-quantize --imatrix` then spends its rounding error where it matters least. Calibrate on text
+    like the text the model will see, never on the text you evaluate with (default: slm-nano's training text)."""
+    text = Path(text) if text else training_text()
+    out = Path(out)
+    with paths.atomic_output(out) as tmp:
+        _tool_log([tool_path("llama-imatrix"), "-m", gguf_path, "-f", text, "-o", tmp, "-c", str(context),
+                   "--chunks", str(chunks), "-t", str(threads or default_threads())])
+        if not tmp.is_file():  # older builds append .gguf to the name they are given
+            next(tmp.parent.glob(f"{tmp.name}*")).rename(tmp)
+    return out
+
+
+def training_text() -> Path:
+    """slm-nano's training text, unpacked once into the cache (calibration data: never the held-out text)."""
+    import gzip
+
+    out = paths.cache_dir() / "corpus" / "stdlib-docstrings.train.txt"
+    if not out.is_file():
+        with paths.atomic_output(out) as tmp, gzip.open(paths.CORPUS_DIR / "stdlib-docstrings.train.txt.gz") as f:
+            tmp.write_bytes(f.read())
+    return out
+
+
+@dataclass
+class Divergence:
+    """How far a quantized model's next-token distributions are from the reference's, on the same text:
+    llama.cpp's own quality measure for quantization (`llama-perplexity --kl-divergence`)."""
+    model: str
+    reference: str
+    mean_kld: float
+    kld_uncertainty: float
+    kld_99: float  # the 99th percentile: how bad the worst tokens get
+    same_top: float  # share of positions where both models' most likely token is the same
+    same_top_uncertainty: float
+    perplexity: float
+    perplexity_uncertainty: float
+    reference_perplexity: float
+
+
+def kl_reference(gguf_path: str | Path, out: str | Path, text: str | Path | None = None, *, context: int = 512,
+                 chunks: int = 4, threads: int | None = None) -> Path:
+    """Save the reference model's token distributions (`--kl-divergence-base FILE`), once, for `kl_divergence`."""
+    text = Path(text) if text else heldout_text()
+    out = Path(out)
+    with paths.atomic_output(out) as tmp:
+        _tool_log([tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context), "-b", str(context),
+                   "--chunks", str(chunks), "-t", str(threads or default_threads()), "--kl-divergence-base", tmp])
+    return out
+
+
+def kl_divergence(gguf_path: str | Path, reference: str | Path, text: str | Path | None = None, *,
+                  context: int = 512, chunks: int = 4, threads: int | None = None) -> Divergence:
+    """KL divergence, top-token agreement and perplexity (with ±) of `gguf_path` against a saved reference."""
+    text = Path(text) if text else heldout_text()
+    read_gguf(gguf_path)
+    out = _tool_log([tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context), "-b",
+                     str(context), "--chunks", str(chunks), "-t", str(threads or default_threads()),
+                     "--kl-divergence-base", reference, "--kl-divergence"])
+
+    def pair(label: str) -> tuple[float, float]:
+        m = re.search(rf"{re.escape(label)}\s*:\s*([-\d.]+)\s*±\s*([\d.]+)", out)
+        if not m:
+            raise SlmlabError(f"llama-perplexity printed no '{label}' for {Path(gguf_path).name}")
+        return float(m.group(1)), float(m.group(2))
+
+    kld, same, ppl = pair("Mean    KLD"), pair("Same top p"), pair("Mean PPL(Q)")
+    k99 = re.search(r"99\.0%\s+KLD:\s*([\d.]+)", out)
+    return Divergence(Path(gguf_path).name, Path(reference).name, kld[0], kld[1], float(k99.group(1)) if k99 else
+                      float("nan"), same[0] / 100, same[1] / 100, ppl[0], ppl[1], pair("Mean PPL(base)")[0])
+
+
 @dataclass
 class Memory:
     model: str
     context: int
     baseline_bytes: int  # the Python process before the model is loaded
     loaded_bytes: int  # resident after loading (weights memory-mapped, KV cache and buffers allocated)
-    peak_bytes: int  # the process's peak resident memory (getrusage's ru_maxrss) after loading and generating
+    peak_bytes: int  # the process's peak resident memory (VmHWM) after loading and generating
     buffers: dict[str, int] = field(default_factory=dict)  # what llama.cpp says it allocated (see `buffer_sizes`)
 
     @property
@@ -428,7 +514,10 @@ def _memory_probe(path: str, context: int, n_tokens: int, threads: int) -> dict:
                           flash_attn=True, verbose=True)
     loaded = rss()
     greedy_tokens(llm, llm.tokenize(b"The", add_bos=True), n_tokens, stop_at_eos=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    # the high-water mark of this process's memory: VmHWM, not getrusage's ru_maxrss, which on Linux keeps the
+    # peak of the process that forked this one (a 400 MB notebook kernel, say) across exec
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
     return {"baseline": base, "loaded": loaded, "peak": max(peak, rss(), loaded)}
 
 

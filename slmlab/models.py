@@ -113,27 +113,33 @@ def gguf_path(ref: str | Path, outtype: str = "f16") -> Path:
     return out
 
 
-def quantized_gguf(ref: str | Path, qtype: str, threads: int | None = None) -> Path:
+def quantized_gguf(ref: str | Path, qtype: str, threads: int | None = None, imatrix: bool = False) -> Path:
     """A cached GGUF of `ref` in `qtype` (F16, Q8_0, Q4_0 …), made with `llama-quantize` on first use.
 
     A Hugging Face model is quantized from its F16 conversion. A model that ships only as a quantized GGUF
     (Gemma 3 270M, Q4_K_M) is first dequantized to F16 with `--allow-requantize` — which gives files as good
-    as the shipped one at best, never better — then quantized from that F16."""
+    as the shipped one at best, never better — then quantized from that F16. With `imatrix`, the F16 model's
+    importance matrix (`llama-imatrix` on the training text, cached) guides the rounding."""
     model = ref if isinstance(ref, Model) else resolve(ref)
     qtype = qtype.upper()
     if model.kind == "hf":
         f16 = gguf_path(model)
     else:
-        if read_gguf(model.path).file_type == qtype:
+        if read_gguf(model.path).file_type == qtype and not imatrix:
             return model.path
         f16 = paths.cache_dir() / "gguf" / model.name / f"{model.name}-F16.gguf"
         if not f16.is_file():
             llamacpp.quantize(model.path, "F16", f16, allow_requantize=True, threads=threads)
     if qtype == "F16":
         return f16
-    out = f16.with_name(f"{model.name}-{qtype}.gguf")
+    out = f16.with_name(f"{model.name}-{qtype}{'-imatrix' if imatrix else ''}.gguf")
     if not out.is_file():
-        llamacpp.quantize(f16, qtype, out, threads=threads)
+        matrix = None
+        if imatrix:
+            matrix = f16.with_name(f"{model.name}-imatrix.gguf")
+            if not matrix.is_file():
+                llamacpp.importance_matrix(f16, matrix, threads=threads)
+        llamacpp.quantize(f16, qtype, out, threads=threads, imatrix=matrix)
     return out
 
 

@@ -410,6 +410,28 @@ def built_folder(ref: str | Path, precision: str) -> Path:
     return folder
 
 
+def initializer_bytes(model: str | Path) -> dict[str, int]:
+    """Where an ONNX model's bytes are: its stored tensors (initializers) by role — the token embedding (the table
+    a Gather reads), the output head (the last MatMul's weights), the other weight matrices, everything else."""
+    import onnx
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    gathered = {n.input[0] for n in graph.node if n.op_type == "Gather"}
+    matmuls = [n for n in graph.node if n.op_type in ("MatMul", "MatMulNBits", "MatMulInteger")]
+    head = set(matmuls[-1].input[1:]) if matmuls else set()
+    weights = {i for n in matmuls for i in n.input[1:]}
+    out: dict[str, int] = {}
+    for t in graph.initializer:
+        n = 1
+        for d in t.dims:
+            n *= d
+        size = n * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+        role = ("token embedding" if t.name in gathered else "output head" if t.name in head else
+                "other matrices" if t.name in weights else "everything else")
+        out[role] = out.get(role, 0) + size
+    return out
+
+
 class OnnxLM:
     """An ONNX causal LM run with onnxruntime: full-sequence logits (past key/values given empty)."""
 
