@@ -78,7 +78,11 @@ if [[ ! -f "$binding_stamp" || "$(cat "$binding_stamp")" != "$binding_stamp_valu
   changed=1
 fi
 if [[ $changed == 1 ]]; then
-  "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
+  # every requirement met, but those of the packages installed on purpose without their dependencies
+  no_deps=$("$VENV/bin/python" -c 'import tomllib
+print("|".join(d.split("==")[0] for d in tomllib.load(open("pyproject.toml", "rb"))["tool"]["slmlab"]["no-deps"]))')
+  problems=$("$VENV/bin/python" -m pip check 2>&1 | grep -v -E "^($no_deps) .* requires " | grep -v "^No broken" || true)
+  [[ -z "$problems" ]] || { echo "$problems"; exit 1; }
 fi
 
 # The binding loads its shared library from llama_cpp/lib: link in the one we built.
@@ -88,6 +92,22 @@ for lib in "$LLAMA_ROOT"/build/bin/lib*.so*; do
   ln -sf "$lib" "$libdir/$(basename "$lib")"
 done
 echo "$binding_stamp_value" > "$binding_stamp"
+
+# Servers with pins of their own get their own venv in the cache, made once (pyproject [tool.slmlab.server-venvs]).
+"$VENV/bin/python" - <<'PY' | while read -r name pins; do
+import tomllib
+for name, pins in tomllib.load(open("pyproject.toml", "rb"))["tool"]["slmlab"]["server-venvs"].items():
+    print(name, " ".join(pins))
+PY
+  dir="$SLMLAB_HOME/venvs/${pins%% *}"; dir="${dir/==/-}"
+  if [[ ! -f "$dir/.slmlab-ready" ]]; then
+    step "$name in its own virtual environment ($dir)"
+    rm -rf "$dir"
+    "$PY" -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet $pins
+    touch "$dir/.slmlab-ready"
+  fi
+done
 
 # The browser test drives Debian's Chromium (Playwright's own browser download cannot work offline).
 if ! command -v chromium >/dev/null 2>&1; then

@@ -11,6 +11,7 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 SLMLAB_THREADS
 export PYTHONDONTWRITEBYTECODE=1
 export HF_HOME="$PWD/.cache/hf" MPLCONFIGDIR="$PWD/.cache/matplotlib" IPYTHONDIR="$PWD/.cache/ipython"
 export JUPYTER_RUNTIME_DIR="$PWD/.cache/jupyter-runtime"
+export SLMLAB_RESULTS="$PWD/build/results"  # the notebooks' measurements: never into the learner's cache
 mkdir -p .cache build/notebooks
 
 start=$(date +%s)

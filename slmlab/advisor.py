@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from slmlab import catalog, llamacpp, measure, sizing
 
 TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
-DEFAULT_EFFICIENCY = 0.6  # share of the bandwidth ceiling reached when nothing was measured (notebook 03 measures it)
+DEFAULT_EFFICIENCY = 0.6  # share of the bandwidth ceiling assumed when nothing was measured (notebook 03 measures it)
 OS_RESERVE = 0.2  # leave this share of device memory to the operating system and the application
 
 
@@ -49,15 +49,37 @@ class Recommendation:
     reasons: list[str]
 
 
-def measured_speed_model() -> tuple[float, float, str]:
-    """(bandwidth bytes/s, efficiency, where they came from), from notebook 03's saved results if present."""
+@dataclass
+class SpeedModel:
+    """tokens/s ≈ efficiency(type) × bandwidth ÷ bytes read per token. The share of the bandwidth ceiling a file
+    reaches depends on its type (its kernels do more or less arithmetic per byte): measured per type where notebook
+    03 measured it, else the median of those measurements."""
+    bandwidth: float  # bytes/s
+    efficiency: dict[str, float]  # per quantization type
+    default_efficiency: float
+    source: str
+
+    def tokens_per_s(self, qtype: str, bytes_per_token: int, bandwidth: float | None = None) -> float:
+        return self.efficiency.get(qtype, self.default_efficiency) * (bandwidth or self.bandwidth) / bytes_per_token
+
+
+def speed_model() -> SpeedModel:
+    """The speed model from notebook 03's saved results (Gemma's files, and a stand-in's if 03 ran on one — both
+    larger than the CPU caches, unlike slm-nano); without them, bandwidth measured now and a stated efficiency."""
     r = measure.load_results("03_quantizing_with_llama_cpp")
-    if r and r.get("gemma"):
+    rows = (r or {}).get("gemma", []) + ((r or {}).get("table", []) if (r or {}).get("stand_in") else [])
+    if r and rows:
         bw = r["bandwidth_bytes_per_s"]
-        shares = [g["tg tok/s"] / (bw / g["bytes/token"]) for g in r["gemma"] if g.get("bytes/token")]
-        return bw, min(1.0, max(shares)), "measured in notebook 03 (Gemma 3 270M)"
-    return (measure.memory_bandwidth(), DEFAULT_EFFICIENCY,
-            f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed")
+        shares: dict[str, list[float]] = {}
+        for row in rows:
+            qtype = (row.get("file") or row.get("type")).split()[0]
+            shares.setdefault(qtype, []).append(min(1.0, row["tg tok/s"] / (bw / row["bytes/token"])))
+        efficiency = {t: max(v) for t, v in shares.items()}
+        values = sorted(efficiency.values())
+        return SpeedModel(bw, efficiency, values[len(values) // 2],
+                          f"measured in notebook 03 ({len(efficiency)} types)")
+    return SpeedModel(measure.memory_bandwidth(), {}, DEFAULT_EFFICIENCY,
+                      f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed (run notebook 03)")
 
 
 def runtime_for(device: Device) -> str:
@@ -72,14 +94,19 @@ TASK_FAMILIES = {"code": ("Qwen3", "Phi-4"), "reasoning": ("Phi-4", "Qwen3"), "m
 
 
 def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None = None,
-              quality: dict[str, float] | None = None) -> tuple[list[Recommendation], str]:
+              quality: dict[str, float] | None = None,
+              measured: dict[tuple[str, str], float] | None = None) -> tuple[list[Recommendation], str]:
     """Ranked (model, type, runtime) that fit the device and meet the speed, with the reasons.
 
-    `quality`: the perplexity each type adds; by default llama.cpp's own table (`llama-quantize --help`)."""
-    bw, efficiency, source = measured_speed_model()
+    `quality`: the perplexity each type adds; by default llama.cpp's own table (`llama-quantize --help`).
+    `measured`: tokens/s measured on this machine for (catalog model, type) — say, on a stand-in of the same
+    shape — used instead of the prediction when the device is this machine (no bandwidth given)."""
+    sm = speed_model()
+    bw, source = sm.bandwidth, sm.source
     if device.bandwidth_gb_s:
         bw = device.bandwidth_gb_s * 1e9
-        source = f"bandwidth given ({device.bandwidth_gb_s} GB/s), efficiency {efficiency:.0%}"
+        source = f"bandwidth given ({device.bandwidth_gb_s} GB/s), efficiency per type from {sm.source}"
+        measured = None  # measured here says nothing about another device
     if quality is None:
         quality = {t: row["llama3_8b_ppl_increase"] for t, row in llamacpp.quant_type_table().items()}
     budget = device.memory_gb * (1 - OS_RESERVE) * 1e9
@@ -96,14 +123,16 @@ def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None
         for q in (("TQ2_0", "TQ1_0") if ternary else TYPES):
             est = sizing.estimate_file(tensors, hp, q)
             mem = sizing.runtime_memory(est.total_bytes, cfg, ctx)
-            tps = efficiency * bw / est.total_bytes
+            was_measured = bool(measured) and (name, q) in measured
+            tps = measured[(name, q)] if was_measured else sm.tokens_per_s(q, est.total_bytes, bw)
             if mem["total"] > budget or tps < need.min_tokens_per_s:
                 continue
             if not ternary and q not in quality:
                 continue  # a type whose cost in quality nobody measured is not advised
             ppl_increase = 0.0 if ternary else quality[q]
             reasons = [f"needs {mem['total'] / 1e9:.2f} GB of the {budget / 1e9:.1f} GB left after the OS reserve",
-                       f"predicted {tps:.0f} tokens/s ≥ {need.min_tokens_per_s:g} ({source})",
+                       (f"measured {tps:.0f} tokens/s on this machine (a stand-in of its shape)" if was_measured else
+                        f"predicted {tps:.0f} tokens/s ≥ {need.min_tokens_per_s:g} ({source})"),
                        "trained with ternary weights: TQ types store it without loss" if ternary else
                        f"{q} adds {ppl_increase:+.3f} perplexity on Llama-3-8B (llama.cpp's table)"]
             if need.task in TASK_FAMILIES and m.family in TASK_FAMILIES[need.task]:

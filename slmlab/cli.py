@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slmlab import catalog, compare, doctor, foundry, hub, llamacpp, mlx, models, olive, serve, standins
+from slmlab import catalog, compare, doctor, foundry, hub, llamacpp, mirror, mlx, models, olive, paths, serve, standins
 from slmlab.errors import SlmlabError
 
 
@@ -103,7 +103,10 @@ def cmd_pull(args: argparse.Namespace) -> Result:
         if c["file"].endswith(".gguf"):
             hub.register(args.name or Path(c["file"]).stem, folder / c["file"], source=f"hub: {args.repo}",
                          replace=True)
-    text = f"{args.repo} → {folder}\n" + table([{"file": c["file"], "sha256 ok": c["ok"]} for c in checks])
+    text = f"{args.repo} → {folder}\n" + (
+        table([{"file": c["file"], "checked against": c["kind"], "ok": c["ok"]} for c in checks]) if checks else
+        f"{hub.where()} is not reachable: these are the files already in the Hugging Face cache (HF_HOME), "
+        "checked when they were downloaded")
     return Result({"repo": args.repo, "path": str(folder), "checks": checks}, text)
 
 
@@ -171,6 +174,31 @@ def cmd_serve(args: argparse.Namespace) -> Result:
     finally:
         server.stop()
     return Result(info, f"stopped the server at {server.base_url}")
+
+
+def cmd_mirror(args: argparse.Namespace) -> Result:
+    for spec in args.add or []:
+        repo_id, _, folder = spec.partition("=")
+        if not models.HUB_ID.match(repo_id) or not folder:
+            raise SlmlabError(f"--add takes ORG/NAME=FOLDER, not {spec!r}")
+        mirror.add_model(args.root, repo_id, paths.require_hf_folder(Path(folder).expanduser()))
+    host = "0.0.0.0" if args.lan else serve.LOOPBACK
+    server = mirror.start(args.root, port=args.port, host=host, proxy=args.proxy)
+    url = mirror.endpoint(server)
+    repos = mirror.repositories(args.root)
+    print(f"serving {len(repos)} models from {args.root} at {url} "
+          f"({'the whole network can reach it' if args.lan else 'loopback only'}; Ctrl-C stops it)\n"
+          f"students set:  export HF_ENDPOINT={url}\n" + "\n".join(f"  {r}" for r in repos),
+          file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while server.alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return Result({"url": url, "repositories": repos}, f"stopped the mirror at {url}")
 
 
 def cmd_olive(args: argparse.Namespace) -> Result:
@@ -304,6 +332,15 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--include", action="append",
                     help="only files matching this pattern (repeatable), e.g. '*Q4_K_M.gguf'")
     pl.add_argument("--name", help="registry name for a downloaded GGUF")
+    mr = add("mirror", cmd_mirror, "serve models over the Hugging Face protocol (olah) for a classroom or tests; "
+                                   "students set HF_ENDPOINT (Ctrl-C stops it)")
+    mr.add_argument("root", help="a folder with models at ROOT/models/ORG/NAME (git repositories or plain folders)")
+    mr.add_argument("--port", type=PORT, default=None, help="default: a free port")
+    mr.add_argument("--lan", action="store_true", help="listen on every interface, not only 127.0.0.1")
+    mr.add_argument("--proxy", action="store_true", help="also fetch what ROOT lacks from huggingface.co, "
+                                                          "keeping a copy (needs the internet)")
+    mr.add_argument("--add", action="append", metavar="ORG/NAME=FOLDER",
+                    help="copy a model folder into ROOT as ORG/NAME first (repeatable)")
     c = add("convert", cmd_convert, "Hugging Face model → GGUF with llama.cpp's convert_hf_to_gguf.py")
     c.add_argument("model", help="slm-nano, a model folder, or a hub id")
     c.add_argument("--outtype", default="f16", help="f32, f16, bf16, q8_0, tq1_0 or tq2_0 (default f16)")

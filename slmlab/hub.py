@@ -25,8 +25,16 @@ from slmlab.paths import sha256_file
 OFFLINE_CHOICES = offline.choices()
 
 
+HUB = "https://huggingface.co"
+
+
 def endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    return os.environ.get("HF_ENDPOINT", HUB).rstrip("/")
+
+
+def where() -> str:
+    """The hub this machine talks to, in words: the Hugging Face hub, or a mirror named by HF_ENDPOINT."""
+    return f"the Hugging Face hub ({HUB})" if endpoint() == HUB else f"the mirror at {endpoint()} (HF_ENDPOINT)"
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -42,8 +50,12 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def require_hub(what: str) -> None:
-    if not hub_reachable():
-        raise SlmlabError(f"cannot reach the Hugging Face hub ({endpoint()}) to {what}: {OFFLINE_CHOICES}")
+    if hub_reachable():
+        return
+    if endpoint() != HUB and os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("1", "true", "yes"):
+        raise SlmlabError(f"{where()} is not answering, so cannot {what}: start it (`slmlab mirror ROOT`) or "
+                          f"unset HF_ENDPOINT to use {HUB}")
+    raise SlmlabError(f"cannot reach the Hugging Face hub ({endpoint()}) to {what}: {OFFLINE_CHOICES}")
 
 
 def _friendly(e: Exception, repo_id: str) -> SlmlabError:
@@ -53,8 +65,9 @@ def _friendly(e: Exception, repo_id: str) -> SlmlabError:
         return SlmlabError(f"{repo_id} is gated: accept its licence on its hub page, then log in "
                            "(`hf auth login`, or set HF_TOKEN) and try again")
     if isinstance(e, RepositoryNotFoundError):
-        return SlmlabError(f"{repo_id} does not exist on the hub (or is private): check the id")
-    return SlmlabError(f"the hub refused {repo_id}: {type(e).__name__}: {e}")
+        return SlmlabError(f"{repo_id} does not exist on {where()} (or is private): check the id")
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return SlmlabError(f"{where()} refused {repo_id}: {type(e).__name__}: {first}")
 
 
 def search(*, author: str | None = None, library: str | None = None, task: str | None = None,
@@ -63,6 +76,9 @@ def search(*, author: str | None = None, library: str | None = None, task: str |
     from huggingface_hub import HfApi
 
     require_hub("search models")
+    if endpoint() != HUB:
+        raise SlmlabError(f"{where()} has no search (olah serves repositories, not the hub's index): "
+                          "ask its teacher for the list, or search on huggingface.co")
     try:
         found = HfApi().list_models(author=author, filter=library, pipeline_tag=task, search=query,
                                     sort="downloads", limit=limit)
@@ -76,7 +92,12 @@ def search(*, author: str | None = None, library: str | None = None, task: str |
 class RepoFile:
     name: str
     size: int
-    sha256: str | None  # recorded by the hub for files stored with LFS (weights)
+    sha256: str | None  # recorded by the hub for files stored with Git LFS (weights)
+    blob_id: str | None = None  # git's id of the file's content: SHA-1 of "blob SIZE\0" + content
+
+    @property
+    def checksum(self) -> str:
+        return f"sha256 {self.sha256}" if self.sha256 else f"git blob {self.blob_id}"
 
 
 @dataclass
@@ -84,22 +105,40 @@ class RepoInfo:
     repo_id: str
     licence: str | None
     gated: bool
-    params: int | None  # from the safetensors headers the hub reads
+    params: int | None  # from the safetensors headers the hub reads (the mirror does not report it)
     files: list[RepoFile]
+    commit: str | None = None  # the revision these files and checksums belong to
 
 
-def repo_info(repo_id: str) -> RepoInfo:
+def repo_info(repo_id: str, revision: str = "main") -> RepoInfo:
+    """Licence, gating, parameters, and every file with its size and checksum — from `model_info` and
+    `list_repo_tree(expand=True)`, which both the hub and a mirror answer (a mirror ignores `files_metadata`)."""
     from huggingface_hub import HfApi
 
     require_hub(f"read {repo_id}")
+    api = HfApi()
     try:
-        info = HfApi().model_info(repo_id, files_metadata=True)
+        info = api.model_info(repo_id, revision=revision)
+        tree = [f for f in api.list_repo_tree(repo_id, revision=revision, recursive=True, expand=True)
+                if hasattr(f, "size")]
     except Exception as e:
         raise _friendly(e, repo_id) from None
-    licence = (info.card_data or {}).get("license") if info.card_data else None
-    files = [RepoFile(s.rfilename, s.size or 0, s.lfs.sha256 if s.lfs else None) for s in info.siblings or []]
+    card = info.card_data or {}
+    licence = card.get("license") if hasattr(card, "get") else None
+    files = [RepoFile(f.path, f.size or 0, f.lfs.sha256 if f.lfs else None, f.blob_id) for f in tree]
     params = info.safetensors.total if info.safetensors else None
-    return RepoInfo(repo_id, licence, bool(info.gated), params, files)
+    return RepoInfo(repo_id, licence, bool(info.gated), params, files, info.sha)
+
+
+def git_blob_id(path: Path) -> str:
+    """The id git gives a file's content (what a repository records for every file not stored with LFS)."""
+    import hashlib
+
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # What a model needs, and nothing more: the config, the safetensors weights, the tokenizer, the chat template and
@@ -158,12 +197,16 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None, complete: bo
     return folder
 
 
-def download(repo_id: str, include: list[str] | None = None) -> tuple[Path, list[dict]]:
+def download(repo_id: str, include: list[str] | None = None,
+             expected: RepoInfo | None = None) -> tuple[Path, list[dict]]:
     """Download only the files matching `include` (e.g. ['*Q4_K_M.gguf'] or ['*.safetensors', '*.json']),
-    then check each weight file against the SHA-256 the hub records. Returns the folder and the checks."""
+    then check every file: against the SHA-256 the hub records for LFS files, else against its git blob id.
+    `expected`: checksums published earlier (a course's manifest, `repo_info` run before) to hold the files to —
+    a file that changed since is refused. A file that fails its check is removed from the cache, so nothing
+    unverified stays behind. Returns the folder and the checks."""
     if not hub_reachable():  # offline: a shared classroom cache (HF_HOME) may already hold it
         return snapshot(repo_id, allow_patterns=include, complete=False), []
-    info = repo_info(repo_id)
+    info = expected or repo_info(repo_id)
     wanted = [f for f in info.files if not include or any(fnmatch.fnmatch(f.name, p) for p in include)]
     if not wanted:
         names = ", ".join(f.name for f in info.files[:20])
@@ -171,13 +214,25 @@ def download(repo_id: str, include: list[str] | None = None) -> tuple[Path, list
     folder = snapshot(repo_id, allow_patterns=[f.name for f in wanted], complete=False)
     checks = []
     for f in wanted:
-        if f.sha256:
-            got = sha256_file(folder / f.name)
-            checks.append({"file": f.name, "expected": f.sha256, "actual": got, "ok": got == f.sha256})
-            if got != f.sha256:
-                raise SlmlabError(f"checksum mismatch for {f.name}: the hub says {f.sha256}, the file has {got}. "
-                                  "Delete it from the cache and download again.")
+        path = folder / f.name
+        got = sha256_file(path) if f.sha256 else git_blob_id(path)
+        want = f.sha256 or f.blob_id
+        checks.append({"file": f.name, "kind": "sha256" if f.sha256 else "git blob (sha1)", "expected": want,
+                       "actual": got, "ok": got == want})
+        if got != want:
+            _evict(path)
+            raise SlmlabError(f"checksum mismatch for {f.name} from {where()}: expected {f.checksum}, the download "
+                              f"has {got}. It was removed from the cache; the file changed at its source since its "
+                              "checksum was published — ask for the new checksum, or download it again")
     return folder, checks
+
+
+def _evict(path: Path) -> None:
+    """Remove a file from the Hugging Face cache: its snapshot link and the blob it points to."""
+    target = path.resolve()
+    path.unlink(missing_ok=True)
+    if target != path and target.is_file():
+        target.unlink()
 
 
 # --- the local registry: named model files with their checksums, in SLMLAB_HOME/registry.json ---------

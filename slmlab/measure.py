@@ -102,9 +102,15 @@ def cpu_info() -> CPUInfo:
     return CPUInfo(model=model or machine, arch=machine, cores=os.cpu_count() or 1, features=relevant)
 
 
+def results_dir() -> Path:
+    """Where notebooks save their measurements: `SLMLAB_RESULTS` if set (the tests use build/), else
+    `SLMLAB_HOME/results`."""
+    return Path(os.environ["SLMLAB_RESULTS"]) if os.environ.get("SLMLAB_RESULTS") else cache_dir() / "results"
+
+
 def results_path(notebook: str) -> Path:
-    """Where a notebook saves its measurements (`SLMLAB_HOME/results/NAME.json`), for later lessons to reuse."""
-    return cache_dir() / "results" / f"{notebook}.json"
+    """Where a notebook saves its measurements (`results_dir()/NAME.json`), for later lessons to reuse."""
+    return results_dir() / f"{notebook}.json"
 
 
 def save_results(notebook: str, results: dict) -> Path:

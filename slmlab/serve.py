@@ -141,7 +141,7 @@ def wait_healthy(server: Server, timeout: float, health_path: str = "/health") -
     raise SlmlabError(f"the server did not become healthy within {timeout:.0f} s:\n{server.log_tail()}")
 
 
-def _check_port(port: int | None, host: str) -> int:
+def check_port(port: int | None, host: str) -> int:
     port = port or free_port(host)
     if port_busy(port, host):
         raise SlmlabError(f"port {port} on {host} is busy: choose another with --port, "
@@ -149,7 +149,7 @@ def _check_port(port: int | None, host: str) -> int:
     return port
 
 
-def _launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: float, health_path: str,
+def launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: float, health_path: str,
             env: dict[str, str] | None = None) -> Server:
     """Start a server process (its own session, output to a log file, ended by `slmlab.guard` if this Python
     process dies) and wait until it answers `health_path`."""
@@ -173,7 +173,7 @@ def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str =
     """Start `llama-server` for a GGUF and wait until /health answers 200."""
     gguf = Path(gguf)
     llamacpp.read_gguf(gguf)  # a clear error for a missing or damaged file, before the server sees it
-    port = _check_port(port, host)
+    port = check_port(port, host)
     threads = threads or llamacpp.default_threads()
     cmd = [str(llamacpp.tool_path("llama-server")), "-m", str(gguf), "--host", host, "--port", str(port),
            "-np", str(parallel), "-c", str(context_per_slot * parallel), "-t", str(threads), "-tb", str(threads)]
@@ -181,7 +181,7 @@ def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str =
         cmd += ["--api-key", api_key]
     if chat_template:
         cmd += ["--chat-template", chat_template]
-    return _launch(cmd, host, port, api_key, timeout, "/health")
+    return launch(cmd, host, port, api_key, timeout, "/health")
 
 
 def start_python_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
@@ -189,13 +189,13 @@ def start_python_server(gguf: str | Path, *, port: int | None = None, host: str 
     """Start llama-cpp-python's own server (`python -m llama_cpp.server`), the pure-Python alternative."""
     gguf = Path(gguf)
     llamacpp.read_gguf(gguf)
-    port = _check_port(port, host)
+    port = check_port(port, host)
     threads = threads or llamacpp.default_threads()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", host, "--port", str(port),
            "--n_ctx", str(context), "--n_threads", str(threads), "--n_threads_batch", str(threads)]
     if api_key:
         cmd += ["--api_key", api_key]
-    return _launch(cmd, host, port, api_key, timeout, "/v1/models")
+    return launch(cmd, host, port, api_key, timeout, "/v1/models")
 
 
 @dataclass

@@ -1,0 +1,100 @@
+"""The course on a seed model's real shape: the notebooks run with MODEL = the Qwen3-0.6B stand-in's folder.
+
+A learner with internet changes one parameter to run a lesson on a seed model; the stand-in (Qwen3-0.6B's
+published config, its real tokenizer, random weights) goes through exactly the code a real checkpoint takes.
+Each notebook must say it is a stand-in and show no quality figure for it. Results go to their own folder so
+that they do not replace the slm-nano runs' (build/results-seeds).
+"""
+
+from __future__ import annotations
+
+import os
+
+import papermill as pm
+import pytest
+from test_notebooks import outputs, plots
+
+from slmlab import measure, models, paths
+
+pytestmark = pytest.mark.notebook
+
+OUT = paths.REPO_ROOT / "build" / "notebooks-seeds"
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory) -> str:
+    folder = models.resolve("qwen3-0.6b-standin").path  # slmlab shape qwen3-0.6b (cached)
+    os.environ["SLMLAB_RESULTS"] = str(paths.REPO_ROOT / "build" / "results-seeds")
+    yield str(folder)
+    os.environ["SLMLAB_RESULTS"] = str(paths.REPO_ROOT / "build" / "results")
+
+
+def run(name: str, **parameters):
+    OUT.mkdir(parents=True, exist_ok=True)
+    return pm.execute_notebook(paths.NOTEBOOKS / f"{name}.ipynb", OUT / f"{name}.ipynb", parameters=parameters,
+                               kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
+
+
+def test_01_counts_the_stand_in_folder_as_qwen3_0_6b(standin):
+    nb = run("01_classifying_slms", MODEL=standin)
+    r = measure.load_results("01_classifying_slms")
+    assert r["model"]["params"] == 596_049_920 and r["model"]["stand_in"] is True
+    assert "config from" in outputs(nb) and plots(nb) >= 3
+
+
+def test_03_measures_the_stand_in_without_any_quality_figure(standin):
+    nb = run("03_quantizing_with_llama_cpp", MODEL=standin, TYPES=["Q8_0", "Q4_K_M"], GEMMA=False, THREADS=1,
+             BENCH_REPS=2)
+    text = outputs(nb)
+    r = measure.load_results("03_quantizing_with_llama_cpp")
+    assert r["stand_in"] is True and "STAND-IN" in text and "n/a (random weights)" in text
+    table = {row["type"]: row for row in r["table"]}
+    assert set(table) == {"F16", "Q8_0", "Q4_K_M"}
+    assert table["Q4_K_M"]["bytes"] < table["Q8_0"]["bytes"] < table["F16"]["bytes"]
+    assert all(abs(row["estimated bytes"] / row["bytes"] - 1) < 0.005 for row in table.values())
+    # generation reads every weight per token: the smaller file is faster on Qwen3-0.6B's real shape
+    assert table["Q4_K_M"]["tg tok/s"] > table["F16"]["tg tok/s"]
+    assert not any(c["claim"].startswith("Q8_0 keeps") for c in r["claims"])  # no quality verdict from noise
+    assert "✓" in text
+
+
+def test_04_runs_olive_on_a_bfloat16_checkpoint_within_memory(standin):
+    nb = run("04_optimizing_with_olive", MODEL=standin, THREADS=1)
+    text = outputs(nb)
+    r = measure.load_results("04_optimizing_with_olive")
+    built = {m["precision"]: m for m in r["models"]}
+    assert {"fp32", "int8", "int4"} <= set(built)  # the precisions that fit here
+    assert r["route"] == "builder" and "int8-static" in r["skipped"]  # the export would not fit: said why
+    assert "MatMulNBits" in built["int4"]["quantized_ops"] and "MatMulInteger" in built["int8"]["quantized_ops"]
+    # each step stayed within the memory the preflight predicted (it refuses what would not fit)
+    assert all(m["peak_bytes"] <= 1.15 * m["predicted_peak_bytes"] for m in built.values())
+    fp32 = next(q for q in r["quality"] if q["runtime"] == "ONNX fp32")
+    assert fp32["max_abs_logit_diff"] < 1e-2  # the bfloat16 checkpoint exported faithfully in float32
+    assert "n/a (random weights)" in text and "✓" in text
+
+
+def test_05_mlx_converts_the_stand_in_and_marks_its_text(standin):
+    nb = run("05_running_with_mlx", MODEL=standin, N_TOKENS=4, CHUNKS=1)
+    r = measure.load_results("05_running_with_mlx")
+    mlx = {m["model"]: m for m in r["mlx"]}
+    assert mlx["4-bit"]["size_bytes"] < mlx["8-bit"]["size_bytes"] < mlx["float16"]["size_bytes"]
+    assert r["stand_in"] is True and "n/a (random weights)" in outputs(nb)
+
+
+def test_06_serves_the_stand_in_and_shows_qwen3s_thinking_switch(standin):
+    nb = run("06_deploying_slms", MODEL=standin, THREADS=1, CLIENTS=4)
+    text = outputs(nb)
+    r = measure.load_results("06_deploying_slms")
+    assert r["stand_in"] is True and all(row["errors"] == 0 for row in r["load"])
+    assert "<think>\n\n</think>" in text  # enable_thinking=False pre-fills an empty think block
+    assert "Paris" in r["chat"]["answer"]  # chat goes to the instruction-tuned model
+    assert r["foundry_local"]["template"] == "the model's own"  # Qwen3's template was kept
+
+
+def test_07_advises_with_the_stand_ins_measured_speed(standin):
+    run("07_choosing_a_model")
+    r = measure.load_results("07_choosing_a_model")
+    checks = {(c["seed (stand-in)"], c["type"]): c for c in r["seed_checks"]}
+    assert set(checks) == {("qwen3-0.6b", "Q8_0"), ("qwen3-0.6b", "Q4_K_M")}
+    assert all(c["measured tok/s"] > 0 and abs(c["speed error"]) < 1.0 for c in checks.values())
+    assert all(row["passed"] == "✓" for row in r["security"])
