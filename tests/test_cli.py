@@ -19,7 +19,8 @@ def test_doctor_reports_all_five_tools_and_the_converter():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report["ready"] is True
-    assert set(report["tools"]) == {"llama-quantize", "llama-bench", "llama-server", "llama-cli", "llama-perplexity"}
+    assert set(report["tools"]) == {"llama-quantize", "llama-bench", "llama-server", "llama-cli", "llama-perplexity",
+                                    "llama-imatrix"}
     assert all(t["ok"] for t in report["tools"].values())
     names = {c["name"]: c for c in report["checks"]}
     assert names["convert_hf_to_gguf.py"]["ok"]

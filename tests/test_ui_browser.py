@@ -1,5 +1,7 @@
 """JupyterLab in a real browser: open notebook 01, run all cells, see the widget and the plots render.
 
+Named to run after the notebook tests, whose runs have built and cached what notebook 01 converts.
+
 Headless Debian Chromium driven by Playwright's Python package (no browser download). JupyterLab is
 started on 127.0.0.1 with a token, on a copy of the notebook so the repository's copy stays clean.
 """
