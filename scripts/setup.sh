@@ -94,17 +94,20 @@ done
 echo "$binding_stamp_value" > "$binding_stamp"
 
 # Servers with pins of their own get their own venv in the cache, made once (pyproject [tool.slmlab.server-venvs]).
-"$VENV/bin/python" - <<'PY' | while read -r name pins; do
+"$VENV/bin/python" - <<'PY' | while IFS='|' read -r name pins remove; do
 import tomllib
-for name, pins in tomllib.load(open("pyproject.toml", "rb"))["tool"]["slmlab"]["server-venvs"].items():
-    print(name, " ".join(pins))
+slmlab = tomllib.load(open("pyproject.toml", "rb"))["tool"]["slmlab"]
+for name, pins in slmlab["server-venvs"].items():
+    print(name, " ".join(pins), " ".join(slmlab.get("server-venvs-remove", {}).get(name, [])), sep="|")
 PY
   dir="$SLMLAB_HOME/venvs/${pins%% *}"; dir="${dir/==/-}"
   if [[ ! -f "$dir/.slmlab-ready" ]]; then
-    step "$name in its own virtual environment ($dir)"
+    step "$name in its own virtual environment ($dir; a few minutes the first time)"
     rm -rf "$dir"
     "$PY" -m venv "$dir"
-    "$dir/bin/python" -m pip install --quiet $pins
+    "$dir/bin/python" -m pip install --quiet $pins 2> >(grep -v "^WARNING: Location" >&2)
+    [[ -z "$remove" ]] || "$dir/bin/python" -m pip uninstall --quiet --yes $remove
+    "$dir/bin/python" -c "import $name" || { echo "$name does not import in $dir"; exit 1; }
     touch "$dir/.slmlab-ready"
   fi
 done

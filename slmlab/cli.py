@@ -159,11 +159,17 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> Result:
-    server = serve.start_llama_server(models.gguf_path(args.model), port=args.port, api_key=args.api_key,
-                                      parallel=args.parallel, context_per_slot=args.context, threads=args.threads)
+    if args.engine == "vllm":  # vLLM loads Hugging Face folders; a GGUF-only model is dequantized into one (cached)
+        model = models.resolve(args.model)
+        server = serve.start_vllm(models.hf_folder(model), name=model.name, port=args.port, api_key=args.api_key,
+                                  max_model_len=args.context, max_num_seqs=args.parallel, threads=args.threads)
+    else:
+        server = serve.start_llama_server(models.gguf_path(args.model), port=args.port, api_key=args.api_key,
+                                          parallel=args.parallel, context_per_slot=args.context, threads=args.threads)
     info = {"url": server.base_url, "openai_base_url": f"{server.base_url}/v1", "pid": server.process.pid,
-            "parallel": args.parallel, "api_key": bool(args.api_key)}
-    print(f"serving {args.model} at {server.base_url}/v1 (loopback only; Ctrl-C stops it)", file=sys.stderr, flush=True)
+            "engine": args.engine, "parallel": args.parallel, "api_key": bool(args.api_key)}
+    print(f"serving {args.model} with {args.engine} at {server.base_url}/v1 (loopback only; Ctrl-C stops it)",
+          file=sys.stderr, flush=True)
     # `kill`, systemd and supervisors send SIGTERM: stop the server the same way as on Ctrl-C
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -373,13 +379,15 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--n-gen", type=TOKENS, default=64)
     b.add_argument("--reps", type=whole(1, 100, "the number of repetitions"), default=3)
     sv = add("serve", cmd_serve,
-             "serve a model with llama-server's OpenAI-compatible API on 127.0.0.1 (Ctrl-C stops it)")
-    sv.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
+             "serve a model with an OpenAI-compatible API on 127.0.0.1: llama-server or vLLM (Ctrl-C stops it)")
+    sv.add_argument("model", help="an offline model, a stand-in, a .gguf file or a Hugging Face folder")
+    sv.add_argument("--engine", choices=["llama-server", "vllm"], default="llama-server",
+                    help="llama-server (a GGUF) or vLLM's CPU backend (a Hugging Face folder; its own venv)")
     sv.add_argument("--port", type=PORT, default=None, help="default: a free port")
     sv.add_argument("--api-key", default=None, help="require this key (Authorization: Bearer KEY)")
     sv.add_argument("--parallel", type=whole(1, 256, "the number of slots"), default=1,
-                    help="server slots answering at the same time")
-    sv.add_argument("--context", type=CONTEXT, default=512, help="context tokens per slot")
+                    help="sequences decoded together (llama-server's slots, vLLM's --max-num-seqs)")
+    sv.add_argument("--context", type=CONTEXT, default=512, help="context tokens per sequence")
     sv.add_argument("--threads", type=THREADS, default=None)
     ol = add("olive", cmd_olive, "Olive: HF model → ONNX (fp32, int8 dynamic, int8-static calibrated QDQ, "
                                  "int4 ModelBuilder), compared with PyTorch")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 from slmlab import paths, serve
@@ -33,8 +32,7 @@ from slmlab.errors import SlmlabError
 
 def venv_dir() -> Path:
     """olah's own virtual environment, made by `make setup` from the pin in pyproject.toml ([tool.slmlab])."""
-    pin = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["tool"]["slmlab"]["server-venvs"]["olah"]
-    return paths.cache_dir() / "venvs" / pin[0].replace("==", "-")
+    return paths.server_venv("olah")
 
 
 def olah_cli() -> Path:
@@ -71,7 +69,8 @@ def publish(folder: str | Path, message: str = "files as they are") -> str:
     if _git(folder, "branch", "--show-current") != "main":
         raise SlmlabError(f"{folder} is a git repository on branch {_git(folder, 'branch', '--show-current')!r}: "
                           "the mirror serves branch main (git branch -m main)")
-    _git(folder, "add", "-A")
+    # weights do not compress: store them as they are (a 1.2 GB model is hashed in seconds, not deflated for minutes)
+    _git(folder, "-c", "core.compression=0", "-c", "core.looseCompression=0", "add", "-A")
     if _git(folder, "status", "--porcelain"):
         _git(folder, "commit", "-q", "-m", message)
     return _git(folder, "rev-parse", "HEAD")

