@@ -13,6 +13,7 @@ import atexit
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -170,8 +171,10 @@ def launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: f
 
 def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
                        parallel: int = 1, context_per_slot: int = 512, threads: int | None = None,
-                       chat_template: str | None = None, timeout: float = 120) -> Server:
-    """Start `llama-server` for a GGUF and wait until /health answers 200."""
+                       chat_template: str | None = None, extra_args: list[str] | tuple[str, ...] = (),
+                       timeout: float = 120) -> Server:
+    """Start `llama-server` for a GGUF and wait until /health answers 200. `extra_args` go to llama-server as
+    they are (e.g. `["--spec-type", "ngram-simple"]` for n-gram speculative decoding)."""
     gguf = Path(gguf)
     llamacpp.read_gguf(gguf)  # a clear error for a missing or damaged file, before the server sees it
     port = check_port(port, host)
@@ -182,6 +185,7 @@ def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str =
         cmd += ["--api-key", api_key]
     if chat_template:
         cmd += ["--chat-template", chat_template]
+    cmd += list(extra_args)
     return launch(cmd, host, port, api_key, timeout, "/health")
 
 
@@ -221,22 +225,24 @@ def vllm_cpu_problem() -> str | None:
 def start_vllm(model: str | Path, *, name: str | None = None, port: int | None = None, host: str = LOOPBACK,
                api_key: str | None = None, max_model_len: int = 512, max_num_seqs: int = 16,
                threads: int | None = None, kv_cache_gib: int = 1, dtype: str = "bfloat16",
-               prefix_caching: bool = True, speculative: dict | None = None, timeout: float = 300) -> Server:
+               prefix_caching: bool = True, speculative: dict | None = None, device: str = "cpu",
+               python: str | Path | None = None, timeout: float = 300) -> Server:
     """Start vLLM's OpenAI-compatible server (its CPU backend) for a Hugging Face folder and wait for /health.
 
     `kv_cache_gib` is the memory vLLM reserves for its paged KV cache (VLLM_CPU_KVCACHE_SPACE); `max_num_seqs`
     how many sequences its scheduler batches at once; `speculative` a `--speculative-config`, e.g.
     `{"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 4}`. A `max_model_len` beyond the
-    model's own context is cut to it."""
+    model's own context is cut to it. `device="cuda"` with `python` naming a venv's interpreter that has vLLM's CUDA
+    build runs the same server on a GPU (the course's venv has the CPU build)."""
 
     folder = paths.require_hf_folder(Path(model))
     config = json.loads((folder / "config.json").read_text())
     limit = config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings")
     if limit and max_model_len > limit:  # vLLM refuses a context longer than the model was trained for
         max_model_len = int(limit)
-    if problem := vllm_cpu_problem():
+    if device == "cpu" and (problem := vllm_cpu_problem()):
         raise SlmlabError(problem)
-    python = vllm_python()
+    python = Path(python) if python else vllm_python()
     port = check_port(port, host)
     threads = threads or llamacpp.default_threads()
     cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
@@ -247,10 +253,77 @@ def start_vllm(model: str | Path, *, name: str | None = None, port: int | None =
         cmd += ["--api-key", api_key]
     if speculative:
         cmd += ["--speculative-config", json.dumps(speculative)]
-    env = {"VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib), "VLLM_CPU_OMP_THREADS_BIND": f"0-{threads - 1}",
-           "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
-           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads)}
+    env = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
+    if device == "cpu":
+        env |= {"VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib), "VLLM_CPU_OMP_THREADS_BIND": f"0-{threads - 1}",
+                "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_NUM_THREADS": str(threads)}
     return launch(cmd, host, port, api_key, timeout, "/health", env=env)
+
+
+def kv_cache_report(server: Server) -> dict:
+    """The KV cache a running server reserved, from its own start-up log: bytes, how many tokens they hold, and
+    how many sequences of the server's context fit in them. llama-server allocates `slots × context` cells up
+    front, one fixed share per slot; vLLM reserves a budget (VLLM_CPU_KVCACHE_SPACE) and hands out blocks of
+    tokens as sequences grow (PagedAttention), so how many fit depends on how long they really get."""
+    log = server.log_path.read_text(errors="replace")
+    if m := re.search(r"CPU KV cache size: ([\d,]+) tokens, Maximum concurrency for ([\d,]+) tokens per request: "
+                      r"([\d.]+)x", log):
+        tokens, context, fit = int(m[1].replace(",", "")), int(m[2].replace(",", "")), float(m[3])
+        gib = re.search(r"Explicitly set \(([\d.]+)/[\d.]+\) GiB for KV cache", log)
+        block = re.search(r"block_size=(\d+)", log)
+        return {"engine": "vLLM", "reserved MB": float(gib[1]) * 2**30 / 1e6 if gib else float("nan"),
+                "tokens held": tokens, "context per sequence": context, "sequences that fit": fit,
+                "allocated in": f"blocks of {block[1]} tokens, on demand" if block else "blocks, on demand"}
+    if m := re.search(r"llama_kv_cache: size = +([\d.]+) MiB \( *(\d+) cells, +\d+ layers, +(\d+)/\d+ seqs\)", log):
+        mib, cells, seqs = float(m[1]), int(m[2]), int(m[3])
+        unified = "kv_unified = 'true'" in log  # one pool shared by every slot; else `cells` is each slot's share
+        total = cells if unified else cells * seqs
+        return {"engine": "llama-server", "reserved MB": mib * 2**20 / 1e6, "tokens held": total,
+                "context per sequence": total // seqs, "sequences that fit": float(seqs),
+                "allocated in": f"{seqs} slots of {total // seqs} tokens, all at start"}
+    raise SlmlabError(f"no KV-cache line in the server's log {server.log_path}: start llama-server with "
+                      "extra_args=['-lv', '4'] (it logs its buffers at verbosity 4)")
+
+
+def vllm_metrics(server: Server) -> dict[str, float]:
+    """vLLM's Prometheus counters (GET /metrics), summed over their labels: `vllm:prefix_cache_hits_total`,
+    `vllm:spec_decode_num_accepted_tokens_total`, …"""
+    import httpx
+
+    totals: dict[str, float] = {}
+    for line in httpx.get(f"{server.base_url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("vllm:"):
+            name, _, value = line.rpartition(" ")
+            key = name.split("{")[0]
+            totals[key] = totals.get(key, 0.0) + float(value)
+    return totals
+
+
+def timed_chat(server: Server, messages: list[dict], max_tokens: int, model: str = "model") -> dict:
+    """One greedy chat request: its text, tokens, seconds, tokens/s and — where the server speculates — how many
+    tokens were drafted and how many of those the model accepted (llama-server's `timings`, vLLM's counters)."""
+    import httpx
+
+    before = vllm_metrics(server) if "vllm" in " ".join(server.command) else None
+    body = {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0}
+    t0 = time.perf_counter()
+    r = httpx.post(f"{server.base_url}/v1/chat/completions", json=body, timeout=600)
+    seconds = time.perf_counter() - t0
+    r.raise_for_status()
+    data = r.json()
+    tokens = data["usage"]["completion_tokens"]
+    if before is not None:
+        after = vllm_metrics(server)
+        drafted = after.get("vllm:spec_decode_num_draft_tokens_total", 0) - before.get(
+            "vllm:spec_decode_num_draft_tokens_total", 0)
+        accepted = after.get("vllm:spec_decode_num_accepted_tokens_total", 0) - before.get(
+            "vllm:spec_decode_num_accepted_tokens_total", 0)
+    else:
+        timings = data.get("timings", {})
+        drafted, accepted = timings.get("draft_n", 0), timings.get("draft_n_accepted", 0)
+    return {"text": data["choices"][0]["message"]["content"], "tokens": tokens, "seconds": seconds,
+            "tokens/s": tokens / seconds, "drafted": int(drafted), "accepted": int(accepted),
+            "acceptance": accepted / drafted if drafted else float("nan")}
 
 
 @dataclass

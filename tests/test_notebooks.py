@@ -155,6 +155,24 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     assert "<think>\n\n</think>" in text  # Qwen3's template with thinking switched off
     fl = r["foundry_local"]  # Olive's INT4 folder, registered and answered in process
     assert fl["answer"].strip() and fl["tokens"] > 0
+    # llama-server and vLLM (its CPU backend) under the same load, on the same 16-bit weights
+    engines = {(row["engine"], row["clients"]): row for row in r["engines"]}
+    assert set(engines) == {(e, c) for e in ("llama-server", "vLLM") for c in (1, 4, 16)}
+    assert all(row["errors"] == 0 and row["tokens/s"] > 0 for row in engines.values())
+    kv = {row["engine"]: row for row in r["kv_cache"]}
+    assert kv["llama-server"]["sequences that fit"] == 16  # its slots, fixed at start
+    assert kv["vLLM"]["sequences that fit"] > 16  # paged blocks from a budget: more short sequences fit
+    # a shared system prompt: with llama-server's cache on, later requests skip it; off, each pays it again
+    prefix = [row for row in r["prefix_cache"] if row["engine"] == "llama-server"]
+    on = [row["seconds"] for row in prefix if row["prefix cache"] == "on"]
+    off = [row["seconds"] for row in prefix if row["prefix cache"] == "off"]
+    assert max(on[1:]) < on[0] / 3 and min(off[1:]) > on[0] / 2
+    spec = {(row["engine"], row["speculation"], row["prompt"]): row for row in r["speculation"]}
+    assert len(spec) == 8 and all(row["drafted"] > 0 for key, row in spec.items() if key[1] == "n-gram")
+    # n-gram drafts pay when the answer copies its prompt: vLLM accepts more of them there, and is faster
+    assert spec["vLLM", "n-gram", "copy code"]["acceptance"] > spec["vLLM", "n-gram", "free text"]["acceptance"]
+    assert spec["vLLM", "n-gram", "copy code"]["tokens/s"] > 1.3 * spec["vLLM", "off", "copy code"]["tokens/s"]
+    assert plots(nb) >= 3  # slots, engines, speculation
 
 
 def test_07_advises_within_the_device_and_runs_the_security_checklist():

@@ -127,10 +127,13 @@ def test_05_mlx_converts_the_stand_in_and_marks_its_text(standin):
 
 
 def test_06_serves_the_stand_in_and_shows_qwen3s_thinking_switch(standin):
-    nb = run("06_deploying_slms", MODEL=standin, THREADS=1, CLIENTS=4)
+    nb = run("06_deploying_slms", MODEL=standin, THREADS=1, CLIENTS=4, ENGINE_CLIENTS=[1, 4], SPECULATION=False)
     text = outputs(nb)
     r = measure.load_results("06_deploying_slms")
     assert r["stand_in"] is True and all(row["errors"] == 0 for row in r["load"])
+    # vLLM serves the Qwen3-0.6B shape in bfloat16 beside llama-server's F16 file
+    assert {row["engine"] for row in r["engines"]} == {"llama-server", "vLLM"}
+    assert all(row["errors"] == 0 for row in r["engines"])
     assert "<think>\n\n</think>" in text  # enable_thinking=False pre-fills an empty think block
     assert "Paris" in r["chat"]["answer"]  # chat goes to the instruction-tuned model
     assert r["foundry_local"]["template"] == "the model's own"  # Qwen3's template was kept

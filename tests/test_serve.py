@@ -145,3 +145,52 @@ def test_a_kernel_killed_while_its_server_runs_leaves_no_server(nano_quants):
         kc.stop_channels()
         km.shutdown_kernel(now=True)
 
+
+
+def _serving(args: list[str], within: float = 400) -> subprocess.Popen:
+    """`slmlab serve ARGS` started as a teacher would, once it says it is serving."""
+    proc = subprocess.Popen([sys.executable, "-m", "slmlab.cli", "serve", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + within
+    lines = []
+    while "serving" not in (line := proc.stderr.readline()):
+        lines.append(line)
+        assert line and time.monotonic() < deadline, "slmlab serve ended before serving:\n" + "".join(lines[-20:])
+    return proc
+
+
+def test_slmlab_serve_with_vllm_takes_sixteen_clients_rejects_bad_requests_and_leaves_nothing_behind():
+    port = serve.free_port()
+    proc = _serving(["slm-nano", "--engine", "vllm", "--port", str(port), "--parallel", "16", "--threads", "1"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        vllm = [p for p in psutil.Process(proc.pid).children(recursive=True)]
+        listening = {(c.laddr.ip, c.laddr.port) for p in vllm for c in p.net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+        assert listening == {("127.0.0.1", port)}  # loopback only
+        result = serve.load_test(url, clients=16, per_client=2, max_tokens=8)
+        assert result.requests == 32 and result.errors == 0 and result.completion_tokens == 32 * 8
+        r = httpx.post(f"{url}/v1/completions", content=b"{not json", headers={"Content-Type": "application/json"})
+        assert r.status_code == 400
+        r = httpx.post(f"{url}/v1/completions", json={"model": "slm-nano", "prompt": "hi", "max_tokens": -5})
+        assert r.status_code == 400 and "max_tokens" in r.text
+        r = httpx.post(f"{url}/v1/completions", json={"model": "slm-nano", "prompt": "Return the", "max_tokens": 4})
+        assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 4  # still serving
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        assert all(_gone(p.pid) for p in vllm), "a vLLM process outlived slmlab serve"
+    finally:
+        proc.kill()
+
+
+def test_slmlab_serve_chats_with_the_instruction_tuned_model():
+    port = serve.free_port()
+    proc = _serving(["smollm2-135m-instruct", "--port", str(port), "--threads", "1"])
+    try:
+        question = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                       json={"messages": question, "max_tokens": 32, "temperature": 0}, timeout=120)
+        assert r.status_code == 200 and "Paris" in r.json()["choices"][0]["message"]["content"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
