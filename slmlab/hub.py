@@ -29,6 +29,8 @@ HUB = "https://huggingface.co"
 
 
 def endpoint() -> str:
+    """The hub this process talks to now: HF_ENDPOINT, else huggingface.co. Passed to every huggingface_hub call,
+    which otherwise keeps the HF_ENDPOINT it saw when it was first imported."""
     return os.environ.get("HF_ENDPOINT", HUB).rstrip("/")
 
 
@@ -80,7 +82,7 @@ def search(*, author: str | None = None, library: str | None = None, task: str |
         raise SlmlabError(f"{where()} has no search (olah serves repositories, not the hub's index): "
                           "ask its teacher for the list, or search on huggingface.co")
     try:
-        found = HfApi().list_models(author=author, filter=library, pipeline_tag=task, search=query,
+        found = HfApi(endpoint=endpoint()).list_models(author=author, filter=library, pipeline_tag=task, search=query,
                                     sort="downloads", limit=limit)
         return [{"id": m.id, "downloads": m.downloads, "likes": m.likes, "task": m.pipeline_tag,
                  "library": m.library_name} for m in found]
@@ -116,7 +118,7 @@ def repo_info(repo_id: str, revision: str = "main") -> RepoInfo:
     from huggingface_hub import HfApi
 
     require_hub(f"read {repo_id}")
-    api = HfApi()
+    api = HfApi(endpoint=endpoint())
     try:
         info = api.model_info(repo_id, revision=revision)
         tree = [f for f in api.list_repo_tree(repo_id, revision=revision, recursive=True, expand=True)
@@ -176,7 +178,7 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None, complete: bo
     cached = None
     try:
         cached = Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=ignore,
-                                        local_files_only=True))
+                                        local_files_only=True, endpoint=endpoint()))
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
     lacking = missing_files(cached) if cached and complete else []
@@ -188,7 +190,8 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None, complete: bo
                               f"whole model. Connect and run `slmlab pull {repo_id}`, or {OFFLINE_CHOICES}")
         require_hub(f"get {repo_id}")
     try:
-        folder = Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=ignore))
+        folder = Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=ignore,
+                                        endpoint=endpoint()))
     except Exception as e:
         raise _friendly(e, repo_id) from None
     if complete and (lacking := missing_files(folder)):

@@ -310,6 +310,21 @@ def _transformers_bars_off():
             hf_logging.enable_progress_bar()
 
 
+@contextlib.contextmanager
+def _root_logger_kept():
+    """Put the root logger back as it was: onnxruntime's MatMulNBits quantizer calls `logging.basicConfig(level=INFO)`
+    when Olive imports it, after which every library's INFO lines (httpx's "HTTP Request: …") fill the notebook."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        for h in root.handlers[:]:
+            if h not in handlers:
+                root.removeHandler(h)
+
+
 def run(config: dict, log: str | Path | None = None, progress: bool = True, desc: str | None = None) -> Path:
     """Run an Olive workflow with a fresh cache; return the output model file or raise a clear error.
 
@@ -322,6 +337,7 @@ def run(config: dict, log: str | Path | None = None, progress: bool = True, desc
     log_path.parent.mkdir(parents=True, exist_ok=True)
     failure = None
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_root_logger_kept())
         log_file = stack.enter_context(open(log_path, "w", buffering=1))
         if progress:
             stack.enter_context(_pass_progress(log_path, list(config["passes"]), desc or "olive"))

@@ -39,7 +39,10 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def port_busy(port: int, host: str = LOOPBACK) -> bool:
+    """Is something listening on the port? (SO_REUSEADDR, as servers set it: connections a stopped server left in
+    TIME_WAIT do not make the port busy, a listening socket does.)"""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
             return False

@@ -71,6 +71,7 @@ def test_00_start_here_checks_the_machine_and_measures_both_models():
     assert "✓ Right" in text  # the exercise's check ran on the solution
     assert plots(nb) >= 1  # the speed plot is shown inline
     assert "SIMD  " in text and "CPU   " in text  # the doctor section printed the hardware
+    assert "Paris" in results["chat"]  # the instruction-tuned model answers, through its own chat template
 
 
 def test_01_classifying_counts_estimates_and_judges_the_lesson():
