@@ -21,7 +21,7 @@ if [[ "${1:-}" == unit ]]; then
 else
   .venv/bin/python -m pytest tests -p no:cacheprovider
   # papermill wrote each notebook with the CI parameters into build/notebooks (tests/test_notebooks.py);
-  # nbval runs them again as a learner would, failing on any error, and checks the outputs marked NBVAL_CHECK_OUTPUT.
+  # nbval runs them again as a learner would, failing on any error, and compares the outputs of cells tagged nbval-check-output (sizes and counts computed from configs).
   .venv/bin/python -m pytest --nbval-lax -p no:cacheprovider build/notebooks/*.ipynb
 fi
 echo "all tests finished in $(( $(date +%s) - start )) s"

@@ -57,6 +57,10 @@ def test_every_notebook_has_ci_parameters_and_a_parameters_cell():
         nb = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)
         assert "parameters" in nb.cells[1].metadata.get("tags", []), name
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{name} is saved with outputs"
+    # nbval's second run compares the outputs that must not change (counts and sizes computed from configs)
+    checked = [c for name in names for c in nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
+               if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert len(checked) >= 3
 
 
 def test_00_start_here_checks_the_machine_and_measures_both_models():
