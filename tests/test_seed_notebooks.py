@@ -35,26 +35,30 @@ def standin(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def seed_mirror(standin, tmp_path_factory):
-    """olah serving the stand-in as Qwen/Qwen3-0.6B, and its Q8_0 file as Qwen/Qwen3-0.6B-GGUF."""
+def seed_mirror_root(standin, tmp_path_factory):
+    """A mirror's folder with the stand-in as Qwen/Qwen3-0.6B, and its Q8_0 file as Qwen/Qwen3-0.6B-GGUF."""
     root = tmp_path_factory.mktemp("mirror")
     mirror.add_model(root, "Qwen/Qwen3-0.6B", standin)
     gguf_repo = root / "models" / "Qwen" / "Qwen3-0.6B-GGUF"
     gguf_repo.mkdir(parents=True)
     shutil.copy(models.quantized_gguf("qwen3-0.6b-standin", "Q8_0"), gguf_repo / "Qwen3-0.6B-Q8_0.gguf")
     (gguf_repo / "README.md").write_text("Qwen3-0.6B stand-in, Q8_0 (random weights: slmlab shape qwen3-0.6b)\n")
-    with mirror.start(root) as server:
-        yield server
+    yield root
+    shutil.rmtree(root, ignore_errors=True)  # 1.8 GB
 
 
 @pytest.fixture()
-def online(seed_mirror, tmp_path, monkeypatch):
-    """A learner's machine with internet, as far as the kernel can tell: HF_ENDPOINT set, nothing offline."""
-    monkeypatch.setenv("HF_ENDPOINT", mirror.endpoint(seed_mirror))
+def online(seed_mirror_root, tmp_path, monkeypatch):
+    """A learner's machine with internet, as far as the kernel can tell: HF_ENDPOINT set to a running mirror,
+    nothing offline. The mirror runs for this test only (olah keeps what it served in memory)."""
+    server = mirror.start(seed_mirror_root)
+    monkeypatch.setenv("HF_ENDPOINT", mirror.endpoint(server))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
-    return tmp_path / "hf"
+    with server:
+        yield tmp_path / "hf"
+    shutil.rmtree(tmp_path / "hf", ignore_errors=True)
 
 
 def run(name: str, **parameters):
@@ -104,12 +108,13 @@ def test_03_measures_the_seed_pulled_by_its_hub_id_without_any_quality_figure(on
 
 
 def test_04_runs_olive_on_a_bfloat16_checkpoint_within_memory(standin):
-    nb = run("04_optimizing_with_olive", MODEL=standin, THREADS=1)
+    # the static INT8 recipe needs the exported graph, which a 0.6B model's export (~45 GB) cannot give on 24 GB
+    nb = run("04_optimizing_with_olive", MODEL=standin, THREADS=1, PRECISIONS=["fp32", "int8", "int4"])
     text = outputs(nb)
     r = measure.load_results("04_optimizing_with_olive")
     built = {m["precision"]: m for m in r["models"]}
-    assert {"fp32", "int8", "int4"} <= set(built)  # the precisions that fit here
-    assert r["route"] == "builder" and "int8-static" in r["skipped"]  # the export would not fit: said why
+    assert set(built) == {"fp32", "int8", "int4"}, r["skipped"]  # each fits a 24 GB machine, or was refused
+    assert r["route"] == "builder"  # the export would not fit: ModelBuilder reads the weights itself
     assert "MatMulNBits" in built["int4"]["quantized_ops"] and "MatMulInteger" in built["int8"]["quantized_ops"]
     # each step stayed within the memory the preflight predicted (it refuses what would not fit)
     assert all(m["peak_bytes"] <= 1.15 * m["predicted_peak_bytes"] for m in built.values())
