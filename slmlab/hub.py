@@ -34,6 +34,14 @@ def endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", HUB).rstrip("/")
 
 
+def cache_dir() -> Path:
+    """The Hugging Face cache as the environment names it now (HF_HUB_CACHE, else HF_HOME/hub), passed to every
+    download for the same reason as `endpoint`."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    return Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface").expanduser() / "hub"
+
+
 def where() -> str:
     """The hub this machine talks to, in words: the Hugging Face hub, or a mirror named by HF_ENDPOINT."""
     return f"the Hugging Face hub ({HUB})" if endpoint() == HUB else f"the mirror at {endpoint()} (HF_ENDPOINT)"
@@ -178,7 +186,8 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None, complete: bo
     cached = None
     try:
         cached = Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=ignore,
-                                        local_files_only=True, endpoint=endpoint()))
+                                        local_files_only=True, endpoint=endpoint(),
+                                        cache_dir=cache_dir()))
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
     lacking = missing_files(cached) if cached and complete else []
@@ -191,7 +200,7 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None, complete: bo
         require_hub(f"get {repo_id}")
     try:
         folder = Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=ignore,
-                                        endpoint=endpoint()))
+                                        endpoint=endpoint(), cache_dir=cache_dir()))
     except Exception as e:
         raise _friendly(e, repo_id) from None
     if complete and (lacking := missing_files(folder)):

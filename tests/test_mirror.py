@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +24,8 @@ def hf_env(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    # huggingface_hub read HF_HUB_OFFLINE when this test process first imported it (test.sh sets it)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
     return tmp_path / "hf"
 
 
@@ -91,7 +94,8 @@ def test_a_mirror_stopped_mid_download_leaves_no_partial_file_and_a_second_pull_
     deadline = time.monotonic() + 60
     while not list(hf_env.rglob("*.incomplete")) and time.monotonic() < deadline:
         time.sleep(0.01)
-    server.stop()  # the mirror goes away mid-transfer
+    os.killpg(server.process.pid, signal.SIGKILL)  # the mirror dies mid-transfer (SIGTERM would let it finish)
+    server.stop()
     worker.join(120)
     final = list(hf_env.rglob("snapshots/*/model.safetensors"))
     assert "error" in result and not final, result  # failed, and nothing half-written in the final place
@@ -121,8 +125,6 @@ def test_the_mirror_says_what_it_does_not_provide(served):
 
 
 def test_the_mirror_command_serves_and_stops_on_sigterm(tmp_path):
-    import signal
-
     mirror.add_model(tmp_path / "root", "course/nano", paths.MODELS_DIR / "slm-nano")
     proc = subprocess.Popen([sys.executable, "-m", "slmlab.cli", "mirror", str(tmp_path / "root")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
