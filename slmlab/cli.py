@@ -168,10 +168,11 @@ def cmd_serve(args: argparse.Namespace) -> Result:
                                           parallel=args.parallel, context_per_slot=args.context, threads=args.threads)
     info = {"url": server.base_url, "openai_base_url": f"{server.base_url}/v1", "pid": server.process.pid,
             "engine": args.engine, "parallel": args.parallel, "api_key": bool(args.api_key)}
+    # `kill`, systemd and supervisors send SIGTERM: stop the server the same way as on Ctrl-C (installed before
+    # saying "serving", so a SIGTERM sent as soon as it is said is caught too)
+    signal.signal(signal.SIGTERM, _interrupt)
     print(f"serving {args.model} with {args.engine} at {server.base_url}/v1 (loopback only; Ctrl-C stops it)",
           file=sys.stderr, flush=True)
-    # `kill`, systemd and supervisors send SIGTERM: stop the server the same way as on Ctrl-C
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while server.alive():
             time.sleep(0.5)
@@ -192,11 +193,11 @@ def cmd_mirror(args: argparse.Namespace) -> Result:
     server = mirror.start(args.root, port=args.port, host=host, proxy=args.proxy)
     url = mirror.endpoint(server)
     repos = mirror.repositories(args.root)
+    signal.signal(signal.SIGTERM, _interrupt)
     print(f"serving {len(repos)} models from {args.root} at {url} "
           f"({'the whole network can reach it' if args.lan else 'loopback only'}; Ctrl-C stops it)\n"
           f"students set:  export HF_ENDPOINT={url}\n" + "\n".join(f"  {r}" for r in repos),
           file=sys.stderr, flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while server.alive():
             time.sleep(0.5)

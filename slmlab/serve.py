@@ -237,7 +237,6 @@ def start_vllm(model: str | Path, *, name: str | None = None, port: int | None =
     `{"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 4}`. A `max_model_len` beyond the
     model's own context is cut to it. `device="cuda"` with `python` naming a venv's interpreter that has vLLM's CUDA
     build runs the same server on a GPU (the course's venv has the CPU build)."""
-
     folder = paths.require_hf_folder(Path(model))
     config = json.loads((folder / "config.json").read_text())
     limit = config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings")

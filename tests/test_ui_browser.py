@@ -101,7 +101,9 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
                     document.querySelectorAll('.jp-OutputArea-output img').forEach(i => plots.add(i.src.slice(-120)));
                     document.querySelectorAll("[data-mime-type='application/vnd.jupyter.error']")
                         .forEach(e => errors.add(e.innerText.slice(0, 300)));
-                    const w = document.querySelector('.jupyter-widgets');
+                    // the explorer, not a progress bar (tqdm's bars are widgets too)
+                    const w = [...document.querySelectorAll('.jupyter-widgets')]
+                        .find(e => e.innerText.includes('fits'));
                     if (w && !widget) { widget = w.innerText; widgetAt = y; }
                 }
                 outer.scrollTop = widgetAt;
