@@ -101,7 +101,9 @@ for name, pins in slmlab["server-venvs"].items():
     print(name, " ".join(pins), " ".join(slmlab.get("server-venvs-remove", {}).get(name, [])), sep="|")
 PY
   dir="$SLMLAB_HOME/venvs/${pins%% *}"; dir="${dir/==/-}"
-  if [[ ! -f "$dir/.slmlab-ready" ]]; then
+  if [[ " ${SLMLAB_SKIP_SERVER_VENVS:-} " == *" $name "* ]]; then
+    step "$name: skipped (SLMLAB_SKIP_SERVER_VENVS); the notebooks say so where they would use it"
+  elif [[ ! -f "$dir/.slmlab-ready" ]]; then
     step "$name in its own virtual environment ($dir; a few minutes the first time)"
     rm -rf "$dir"
     "$PY" -m venv "$dir"
