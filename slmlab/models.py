@@ -161,8 +161,7 @@ def hf_folder(ref: str | Path) -> Path:
     if model.kind == "hf":
         return model.path
     gguf = model.path
-    stat = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    key = _content_key(gguf)
     out = paths.cache_dir() / "hf-from-gguf" / f"{gguf.stem}-{key}"
     if (out / "config.json").is_file():
         return out
@@ -189,15 +188,29 @@ def hf_folder(ref: str | Path) -> Path:
 SOURCE_NOTE = "slmlab-source.json"  # which GGUF a dequantized folder came from
 
 
+def _content_key(gguf: Path, chunk: int = 4 * 2**20) -> str:
+    """A key for a GGUF's content, not its path: the same file installed in another venv or clone (SmolLM2
+    comes from a pip package) shares one dequantized folder. Size, head and tail: GGUF's header and the
+    weights' first and last blocks, which any change of model or quantization alters."""
+    size = gguf.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with gguf.open("rb") as f:
+        digest.update(f.read(chunk))
+        f.seek(max(0, size - chunk))
+        digest.update(f.read(chunk))
+    return digest.hexdigest()[:12]
+
+
 def _older_dequantized(current: Path, gguf: Path) -> list[Path]:
-    """Folders dequantized earlier from the same GGUF path, before it changed (each is as large as float32)."""
+    """Folders dequantized earlier from the same GGUF path, before it changed, or from a GGUF that no longer
+    exists (a removed clone's venv): each is as large as float32."""
     older = []
     for folder in current.parent.glob(f"{gguf.stem}-*"):
         try:
             source = json.loads((folder / SOURCE_NOTE).read_text())["gguf"]
         except (OSError, ValueError, KeyError):
             continue
-        if folder != current and source == str(gguf.resolve()):
+        if folder != current and (source == str(gguf.resolve()) or not Path(source).exists()):
             older.append(folder)
     return older
 

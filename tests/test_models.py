@@ -81,8 +81,23 @@ def test_only_folders_dequantized_from_the_same_gguf_count_as_older(tmp_path):
     gguf = tmp_path / "gguf" / "tiny.gguf"
     other = tmp_path / "elsewhere" / "tiny.gguf"  # the same name, another file: its folder stays
     cache = tmp_path / "hf-from-gguf"
-    for folder, source in [("tiny-aaa", gguf), ("tiny-bbb", gguf), ("tiny-ccc", other)]:
+    gone = tmp_path / "removed-clone" / "tiny.gguf"  # a deleted clone's venv: its folder is only litter
+    for path in (gguf, other):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"GGUF")
+    for folder, source in [("tiny-aaa", gguf), ("tiny-bbb", gguf), ("tiny-ccc", other), ("tiny-eee", gone)]:
         (cache / folder).mkdir(parents=True)
         (cache / folder / models.SOURCE_NOTE).write_text(json.dumps({"gguf": str(source.resolve())}))
     (cache / "tiny-ddd").mkdir()  # no note: not ours to remove
-    assert models._older_dequantized(cache / "tiny-bbb", gguf) == [cache / "tiny-aaa"]
+    assert sorted(models._older_dequantized(cache / "tiny-bbb", gguf)) == [cache / "tiny-aaa", cache / "tiny-eee"]
+
+
+@pytest.mark.fast
+def test_a_dequantized_folder_is_keyed_by_the_ggufs_content_not_its_path(tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first, copy = tmp_path / "a" / "m.gguf", tmp_path / "b" / "m.gguf"  # one package in two clones' venvs
+    first.write_bytes(bytes(range(256)) * 40_000)
+    copy.write_bytes(first.read_bytes())
+    assert models._content_key(first) == models._content_key(copy)
+    copy.write_bytes(first.read_bytes()[:-1] + b"x")  # the last weight changed
+    assert models._content_key(first) != models._content_key(copy)
