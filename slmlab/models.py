@@ -116,9 +116,29 @@ def gguf_path(ref: str | Path, outtype: str = "f16") -> Path:
         return model.path
     folder = paths.cache_dir() / "gguf" / f"{model.name}-{fingerprint(model.path)}"
     out = folder / f"{model.name}-{outtype.upper()}.gguf"
-    if not out.is_file():
+    if not out.is_file() and not _link_same_content(out):
         llamacpp.convert(model.path, out, outtype)
     return out
+
+
+def _link_same_content(out: Path) -> bool:
+    """Hard-link `out` to the same file made for the same weights under another name, if there is one: a
+    stand-in reached as `qwen3-0.6b`, as `qwen3-0.6b-standin` and as `Qwen/Qwen3-0.6B` from a mirror has one
+    fingerprint, and each 8B-class conversion would otherwise cost its gigabytes again."""
+    name, fp = out.parent.name.rsplit("-", 1)
+    suffix = out.name[len(name):]  # "-F16.gguf", "-Q4_K_M-imatrix.gguf"
+    for twin in sorted(out.parent.parent.glob(f"*-{fp}/*{suffix}")):
+        if twin.parent != out.parent and twin.name == twin.parent.name.rsplit("-", 1)[0] + suffix:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(out.name + ".link")
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(twin, tmp)
+            except OSError:
+                return False
+            os.replace(tmp, out)
+            return True
+    return False
 
 
 def quantized_gguf(ref: str | Path, qtype: str, threads: int | None = None, imatrix: bool = False) -> Path:
@@ -141,7 +161,7 @@ def quantized_gguf(ref: str | Path, qtype: str, threads: int | None = None, imat
     if qtype == "F16":
         return f16
     out = f16.with_name(f"{model.name}-{qtype}{'-imatrix' if imatrix else ''}.gguf")
-    if not out.is_file():
+    if not out.is_file() and not (model.kind == "hf" and _link_same_content(out)):
         matrix = None
         if imatrix:
             matrix = f16.with_name(f"{model.name}-imatrix.gguf")

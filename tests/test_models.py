@@ -101,3 +101,16 @@ def test_a_dequantized_folder_is_keyed_by_the_ggufs_content_not_its_path(tmp_pat
     assert models._content_key(first) == models._content_key(copy)
     copy.write_bytes(first.read_bytes()[:-1] + b"x")  # the last weight changed
     assert models._content_key(first) != models._content_key(copy)
+
+
+@pytest.mark.fast
+def test_one_stand_in_under_two_names_shares_its_gguf_files(tmp_path):
+    made = tmp_path / "gguf" / "qwen3-0.6b-standin-a432354d78f9" / "qwen3-0.6b-standin-Q8_0.gguf"
+    made.parent.mkdir(parents=True)
+    made.write_bytes(b"GGUF weights")
+    mirrored = tmp_path / "gguf" / "Qwen3-0.6B-a432354d78f9" / "Qwen3-0.6B-Q8_0.gguf"
+    assert models._link_same_content(mirrored)
+    assert mirrored.read_bytes() == b"GGUF weights" and mirrored.stat().st_ino == made.stat().st_ino  # no copy
+    other_weights = tmp_path / "gguf" / "Qwen3-0.6B-0123456789ab" / "Qwen3-0.6B-Q8_0.gguf"
+    assert not models._link_same_content(other_weights)  # another fingerprint is another model
+    assert not models._link_same_content(mirrored.with_name("Qwen3-0.6B-Q4_0.gguf"))  # no such type made yet
