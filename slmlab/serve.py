@@ -125,6 +125,11 @@ _running: weakref.WeakSet[Server] = weakref.WeakSet()
 def _stop_all() -> None:
     for server in list(_running):
         server.stop(timeout=5)
+    for folder in _log_folders:  # a log stays readable while this process lives (log_tail after a stop)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_log_folders: list[Path] = []
 
 
 def wait_healthy(server: Server, timeout: float, health_path: str = "/health") -> None:
@@ -160,6 +165,7 @@ def launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: f
     process dies) and wait until it answers `health_path`."""
     print("$", llamacpp.show(cmd).replace(api_key or "\0", "***"), flush=True)
     log = Path(tempfile.mkdtemp(prefix="slmlab-server-")) / "server.log"
+    _log_folders.append(log.parent)
     start = time.monotonic()
     guarded = [sys.executable, "-m", "slmlab.guard", str(os.getpid()), "--", *cmd]
     with open(log, "w") as log_file:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import psutil
@@ -117,9 +118,13 @@ def test_slmlab_serve_ended_by_a_signal_leaves_no_server(nano_quants, signal_nam
         while "serving" not in (line := proc.stderr.readline()):
             assert line, "slmlab serve ended before serving"
         server = _llama_server_child(psutil.Process(proc.pid))
+        log = Path(os.readlink(f"/proc/{server.pid}/fd/1"))  # llama-server writes to its log file
+        assert log.name == "server.log"
         proc.send_signal(getattr(signal, signal_name))
         proc.wait(30)
         assert _gone(server.pid), f"llama-server {server.pid} outlived slmlab serve ({signal_name})"
+        if signal_name == "SIGTERM":  # a clean exit also removes the log's folder from /tmp
+            assert not log.parent.exists()
     finally:
         proc.kill()
 
