@@ -28,11 +28,61 @@ CI_PARAMETERS = {
 OUT = paths.REPO_ROOT / "build" / "notebooks"
 
 
+# Wrong answers for each exercise's check, run in the notebook's kernel after its last cell: each must be
+# rejected (an AssertionError) with a message that helps. (expression, what the message must say)
+WRONG_ANSWERS = {
+    "00_start_here": [
+        ("check_token_counts({k: v + 1 for k, v in my_counts.items()})", "count again with add_bos=False")],
+    "01_classifying_slms": [
+        ('check_choice("Q9_9")', "not in llama.cpp's table"),
+        ("check_choice(max(rated, key=lambda ft: est4[ft].total_bytes))", "does not fit"),
+        ("check_choice(max((ft for ft in rated if fits[ft]), key=rated.get))", "costs less")],
+    "02_acquiring_models": [("check_digest(my_digest[::-1])", "did you hash the whole file")],
+    "03_quantizing_with_llama_cpp": [
+        ('check_type("Q9_0")', "was not measured"),
+        ('check_type(table["memory MB"].idxmax())', "breaks a bound")],
+    "04_optimizing_with_olive": [
+        ('check_pick("int2")', "was not built here"),
+        ("check_pick(min(results, key=merit))", ", but ")],
+    "05_running_with_mlx": [
+        ("check_answer((next(k for k in mlx_rows.index if k != nearest), my_answer[1]))", "look again"),
+        ('check_answer((nearest, {"closer": "farther", "farther": "closer"}[my_answer[1]]))', "than Q4_0, by")],
+    "06_deploying_slms": [("check_ask(lambda base_url, key, prompt: '')", "expected the completion's text")],
+    "07_choosing_a_model": [
+        ("check_prediction(my_prediction * 1.5)", "1.50× the model's prediction"),
+        ("check_prediction(-my_prediction)", "a speed is positive")],
+}
+PROBE = """# added by tests/test_notebooks.py (not part of the course): each exercise's check, given wrong answers
+import json as _json
+_verdicts = []
+for _expr in {exprs!r}:
+    try:
+        eval(_expr)
+        _verdicts.append([_expr, None])
+    except AssertionError as _e:
+        _verdicts.append([_expr, str(_e)])
+print("WRONG ANSWERS " + _json.dumps(_verdicts))
+"""
+
+
 def execute(name: str) -> dict:
+    """Run a notebook as CI does, with its wrong-answer probe appended, and check the probe's verdicts."""
+    import nbformat
+
     OUT.mkdir(parents=True, exist_ok=True)
-    nb = pm.execute_notebook(paths.NOTEBOOKS / f"{name}.ipynb", OUT / f"{name}.ipynb",
-                             parameters=CI_PARAMETERS.get(name, {}), kernel_name="python3",
-                             cwd=str(paths.NOTEBOOKS), progress_bar=False)
+    probes = WRONG_ANSWERS[name]
+    nb = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE.format(exprs=[e for e, _ in probes]),
+                                              metadata={"tags": ["wrong-answer-probe"]}))
+    source = OUT.parent / "notebooks-input" / f"{name}.ipynb"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, source)
+    nb = pm.execute_notebook(source, OUT / f"{name}.ipynb", parameters=CI_PARAMETERS.get(name, {}),
+                             kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
+    line = next(ln for ln in outputs(nb).splitlines() if ln.startswith("WRONG ANSWERS "))
+    for (expr, message), (_, got) in zip(probes, json.loads(line.removeprefix("WRONG ANSWERS ")), strict=True):
+        assert got is not None, f"{name}: the check accepted a wrong answer: {expr}"
+        assert message in got, f"{name}: {expr} was rejected with {got!r}"
     return nb
 
 
@@ -61,6 +111,14 @@ def test_every_notebook_has_ci_parameters_and_a_parameters_cell():
     checked = [c for name in names for c in nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
                if "nbval-check-output" in c.metadata.get("tags", [])]
     assert len(checked) >= 3
+    # every exercise's check is fed wrong answers (WRONG_ANSWERS, run by execute)
+    import re
+
+    assert set(WRONG_ANSWERS) == set(names)
+    for name in names:
+        code = "\n".join(c.source for c in nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells)
+        for check in re.findall(r"^def (check_\w+)\(", code, re.M):
+            assert any(e.startswith(f"{check}(") for e, _ in WRONG_ANSWERS[name]), f"{name}: {check} is never refuted"
 
 
 def test_00_start_here_checks_the_machine_and_measures_both_models():
