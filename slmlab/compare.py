@@ -75,7 +75,7 @@ def _llama_all_logits(gguf: str, n_ctx: int):
     import llama_cpp
 
     return llama_cpp.Llama(model_path=gguf, n_ctx=max(n_ctx, 256), n_threads=1, n_threads_batch=1,
-                           logits_all=True, flash_attn=True, verbose=False)
+                           logits_all=True, flash_attn=True, swa_full=False, verbose=False)
 
 
 @dataclass

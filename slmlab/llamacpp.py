@@ -229,13 +229,15 @@ def load(gguf_path: str, n_ctx: int = 512, threads: int | None = None):
     """Load a GGUF with llama-cpp-python (cached, so a notebook loads each model once).
 
     Flash attention is switched on: llama.cpp's own tools use it on CPU ("auto"), while the binding's
-    default is off — measurably slower (see `slmlab bench`)."""
+    default is off — measurably slower (see `slmlab bench`). `swa_full=False` as in llama.cpp's tools: a
+    sliding-window layer (Gemma 3's) keeps only its window in the KV cache; the binding's default keeps the
+    whole context there too."""
     import llama_cpp
 
     read_gguf(gguf_path)
     threads = threads or default_threads()
     return llama_cpp.Llama(model_path=str(gguf_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                           flash_attn=True, seed=0, verbose=False)
+                           flash_attn=True, swa_full=False, seed=0, verbose=False)
 
 
 def greedy_tokens(llm, prompt_tokens: list[int], n_tokens: int,
@@ -511,7 +513,7 @@ def _memory_probe(path: str, context: int, n_tokens: int, threads: int) -> dict:
 
     base = rss()
     llm = llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, n_threads_batch=threads,
-                          flash_attn=True, verbose=True)
+                          flash_attn=True, swa_full=False, verbose=True)
     loaded = rss()
     greedy_tokens(llm, llm.tokenize(b"The", add_bos=True), n_tokens, stop_at_eos=False)
     # the high-water mark of this process's memory: VmHWM, not getrusage's ru_maxrss, which on Linux keeps the

@@ -6,7 +6,9 @@ GPU through Metal and unified memory. The calls below are mlx-lm's own; this mod
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,8 @@ def convert(model_dir: str | Path, output_dir: str | Path, q_bits: int | None = 
     if q_bits not in (None, 2, 3, 4, 6, 8):
         raise SlmlabError(f"q_bits must be 2, 3, 4, 6 or 8 (or None for a float dtype), not {q_bits}")
     start = time.perf_counter()
-    with paths.atomic_output(output_dir) as tmp:
+    # mlx_lm.convert prints "[INFO] Loading", "[INFO] Quantizing"…: the result below says what it did
+    with paths.atomic_output(output_dir) as tmp, contextlib.redirect_stdout(io.StringIO()):
         if q_bits:
             mlx_convert(str(model_dir), mlx_path=str(tmp), quantize=True, q_bits=q_bits, q_group_size=group_size)
         else:

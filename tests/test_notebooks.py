@@ -79,7 +79,11 @@ def execute(name: str) -> dict:
     nbformat.write(nb, source)
     nb = pm.execute_notebook(source, OUT / f"{name}.ipynb", parameters=CI_PARAMETERS.get(name, {}),
                              kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
-    line = next(ln for ln in outputs(nb).splitlines() if ln.startswith("WRONG ANSWERS "))
+    text = outputs(nb)
+    # a lesson's output is the lesson's: no library log lines, no reprs of the package's objects
+    for noise in ("[INFO]", "llama_kv_cache_iswa", "PosixPath(", "RegistryEntry("):
+        assert noise not in text, f"{name}: its output shows {noise!r}"
+    line = next(ln for ln in text.splitlines() if ln.startswith("WRONG ANSWERS "))
     for (expr, message), (_, got) in zip(probes, json.loads(line.removeprefix("WRONG ANSWERS ")), strict=True):
         assert got is not None, f"{name}: the check accepted a wrong answer: {expr}"
         assert message in got, f"{name}: {expr} was rejected with {got!r}"
