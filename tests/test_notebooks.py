@@ -160,6 +160,11 @@ def test_01_classifying_counts_estimates_and_judges_the_lesson():
     assert all(abs(b["difference"]) < 0.02 for b in results["buffers"])
     verdicts = {r["verdict"].split(":")[0] for r in results["claims"]}
     assert "impossible" in verdicts and "holds" in verdicts  # Q5_1 "70%" cannot be; Qwen3-0.6B "under 1 GB" is
+    by_case = {(r["claim"], r["case"]): r["verdict"] for r in results["claims"]}
+    assert by_case[("Phi-4-mini: 7.6 GB (F16)", "phi-4-mini F16")] == "holds"  # 7.68 GB from its config
+    assert by_case[("Phi-4-mini: 2.0 GB (Q4_0)", "phi-4-mini Q4_0")] == "does not hold"  # 2.32 GB computed
+    gemma = [v for (claim, _), v in by_case.items() if claim.startswith("Gemma3: 4.8 GB")]
+    assert gemma and all(v == "does not hold" for v in gemma)  # no Gemma 3 is 4.8 GB in F16
     assert "✓" in text and "VBox" in text  # the exercise's check passed; the explorer widget was built
     assert plots(nb) >= 3  # classes, sizes, KV cache
 
