@@ -11,11 +11,27 @@ import contextlib
 import json
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from slmlab import catalog, compare, doctor, foundry, hub, llamacpp, mirror, mlx, models, olive, paths, serve, standins
+from slmlab import (
+    catalog,
+    classroom,
+    compare,
+    doctor,
+    foundry,
+    hub,
+    llamacpp,
+    mirror,
+    mlx,
+    models,
+    olive,
+    paths,
+    serve,
+    standins,
+)
 from slmlab.errors import SlmlabError
 
 
@@ -206,6 +222,28 @@ def cmd_mirror(args: argparse.Namespace) -> Result:
     finally:
         server.stop()
     return Result({"url": url, "repositories": repos}, f"stopped the mirror at {url}")
+
+
+def cmd_classroom(args: argparse.Namespace) -> Result:
+    if args.action == "release":
+        written = classroom.release(Path(args.output), args.notebooks)
+        return Result({"notebooks": [str(p) for p in written]},
+                      f"{len(written)} student notebooks (no solutions; checks and tests locked) in {args.output}\n"
+                      + "\n".join(f"  {p.name}" for p in written))
+    if args.self_test == bool(args.submissions):
+        raise SlmlabError("grade takes a SUBMISSIONS folder (SUBMISSIONS/STUDENT/NOTEBOOK.ipynb) or --self-test")
+    with tempfile.TemporaryDirectory(prefix="slmlab-self-test-") as tmp:
+        submissions = (classroom.self_test_submissions(Path(tmp), args.notebooks) if args.self_test
+                       else Path(args.submissions))
+        grades = classroom.grade(submissions, Path(args.output), args.notebooks)
+    rows = [{"student": g.student, "notebook": g.notebook, "score": f"{g.score:g} / {g.max_score:g}"} for g in grades]
+    status = 0
+    if args.self_test:  # the solutions must earn every point, the untouched copy none
+        wrong = [g for g in grades if g.score != (g.max_score if g.student == "solutions" else 0)]
+        status = 1 if wrong else 0
+        rows.append({"student": "self-test", "notebook": "", "score": "FAILED" if wrong else "passed"})
+    return Result([vars(g) for g in grades], table(rows) + f"\n\ngrades: {args.output}; feedback: "
+                  f"{Path(args.output).parent / 'feedback'}", status)
 
 
 def cmd_olive(args: argparse.Namespace) -> Result:
@@ -413,6 +451,15 @@ def parser() -> argparse.ArgumentParser:
     fl.add_argument("--add-template", action="store_true",
                     help="give a base model a chat template (Gemma's turns for Gemma, else pass-through)")
     fl.add_argument("--web", action="store_true", help="also try the SDK's OpenAI-compatible web service")
+    cl = add("classroom", cmd_classroom, "student versions of the notebooks without solutions (release), and "
+                                         "nbgrader's autograding of what students hand in (grade)")
+    cl.add_argument("action", choices=["release", "grade"])
+    cl.add_argument("submissions", nargs="?", help="grade: a folder SUBMISSIONS/STUDENT/NOTEBOOK.ipynb")
+    cl.add_argument("-o", "--output", required=True, help="release: a folder for the student notebooks; "
+                                                          "grade: the grades CSV (feedback goes beside it)")
+    cl.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these notebooks (default: all eight)")
+    cl.add_argument("--self-test", action="store_true", help="grade: the solutions (full marks) and the untouched "
+                                                             "student version (zero), to check the grading itself")
     pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
     pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
     pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")

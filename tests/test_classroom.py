@@ -1,0 +1,75 @@
+"""Classrooms: student versions without solutions, and nbgrader's autograding of what students hand in."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from html import unescape
+
+import nbformat
+import pytest
+
+from slmlab import SlmlabError, classroom, paths
+
+pytestmark = pytest.mark.notebook
+
+
+def _meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def test_release_writes_eight_student_notebooks_without_their_solutions(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "teacher-notes.md").write_text("mine")  # a teacher's own file in the folder stays
+    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "classroom", "release", "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "8 student notebooks" in proc.stdout and (tmp_path / "out" / "teacher-notes.md").read_text() == "mine"
+    for name in classroom.notebook_names():
+        course = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        ex = classroom.find_exercise(course, name)
+        solution = classroom.CHECK_CALL.sub("", course.cells[ex.solution_cell].source).strip()
+        student = nbformat.read(tmp_path / "out" / f"{name}.ipynb", as_version=4)
+        assert not any(solution in c.source for c in student.cells), f"{name} gives its solution away"
+        answers = [c for c in student.cells if _meta(c).get("solution")]
+        tests = [c for c in student.cells if _meta(c).get("grade")]
+        assert len(answers) == 1 and "raise NotImplementedError()" in answers[0].source
+        assert len(tests) == 1 and tests[0].source == f"assert {ex.check}({ex.answer})" and _meta(tests[0])["locked"]
+        assert _meta(tests[0])["points"] == classroom.POINTS
+        assert any(_meta(c).get("locked") and f"def {ex.check}(" in c.source for c in student.cells)
+        assert "**Solution" not in "".join(c.source for c in student.cells if c.cell_type == "markdown")
+    # the course's own notebooks keep their solutions, for self-study
+    assert "assert check_choice(my_choice)" in (paths.NOTEBOOKS / "01_classifying_slms.ipynb").read_text()
+
+
+def test_grading_gives_the_solutions_full_marks_and_a_wrong_or_missing_answer_none(tmp_path):
+    names = ["01_classifying_slms", "05_running_with_mlx"]  # the two quickest notebooks, run whole by nbgrader
+    submissions = classroom.self_test_submissions(tmp_path, names)
+    wrong = nbformat.read(submissions / "solutions" / "01_classifying_slms.ipynb", as_version=4)
+    answer = next(c for c in wrong.cells if _meta(c).get("solution"))
+    answer.source = 'my_choice = "Q8_0"  # 4.3 GB of weights: does not fit 4 GB'
+    (submissions / "wrong").mkdir()
+    nbformat.write(wrong, submissions / "wrong" / "01_classifying_slms.ipynb")  # hands in one notebook only
+    grades = classroom.grade(submissions, tmp_path / "grades.csv", names)
+    scores = {(g.student, g.notebook): (g.score, g.max_score) for g in grades}
+    assert scores[("solutions", "01_classifying_slms")] == scores[("solutions", "05_running_with_mlx")] == (1, 1)
+    assert scores[("untouched", "01_classifying_slms")] == scores[("untouched", "05_running_with_mlx")] == (0, 1)
+    assert scores[("wrong", "01_classifying_slms")] == (0, 1) and scores[("wrong", "05_running_with_mlx")] == (0, 1)
+    assert "01_classifying_slms,,,solutions" in (tmp_path / "grades.csv").read_text()
+    html = (tmp_path / "feedback" / "wrong" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
+    feedback = unescape(re.sub(r"<[^>]+>", "", html))
+    assert "AssertionError: Q8_0 does not fit" in feedback  # the student reads why, in the check's own words
+
+
+@pytest.mark.fast
+def test_classroom_bad_input_is_one_clear_line(tmp_path):
+    with pytest.raises(SlmlabError, match="no such notebook: 09_nothing"):
+        classroom.release(tmp_path / "out", ["09_nothing"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SlmlabError, match="holds no student folders"):
+        classroom.grade(tmp_path / "empty", tmp_path / "grades.csv")
+    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "classroom", "grade", "-o", str(tmp_path / "g.csv")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: grade takes a SUBMISSIONS folder")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "grades.csv").exists()
