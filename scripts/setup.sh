@@ -61,6 +61,15 @@ PY
   changed=1
 fi
 
+# JupyterLab as a course: no news pop-up and no update checks (no calls home), for `make lab` and Binder alike
+settings="$VENV/share/jupyter/lab/settings"
+mkdir -p "$settings"
+cat > "$settings/overrides.json" <<'JSON'
+{
+  "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}
+}
+JSON
+
 if [[ $MODE == python-only ]]; then
   step "ready for the fast tier ($(( $(date +%s) - start )) s): make unit"
   exit 0

@@ -63,3 +63,13 @@ def test_ci_runs_exactly_the_readme_test_command():
     lines = (paths.REPO_ROOT / ".ci/run").read_text().splitlines()
     ci = [line for line in lines if line and not line.startswith(("#", "set ", "cd "))]
     assert ci == ["make test"]
+
+
+def test_jupyterlab_opens_as_a_course_without_news_or_update_checks():
+    import json
+
+    from jupyterlab.commands import get_app_dir
+
+    overrides = json.loads((paths.REPO_ROOT / get_app_dir() / "settings" / "overrides.json").read_text())
+    notification = overrides["@jupyterlab/apputils-extension:notification"]
+    assert notification == {"fetchNews": "false", "checkForUpdates": False}  # where JupyterLab reads overrides
