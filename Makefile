@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 export SLMLAB_HOME ?= $(HOME)/.cache/slmlab
 
-.PHONY: setup lab test unit lint clean
+.PHONY: setup lab test unit book lint clean
 
 setup:                 ## venv with the pinned packages, llama.cpp built once into $(SLMLAB_HOME), offline models
 	@bash scripts/setup.sh
@@ -17,6 +17,9 @@ test: setup            ## unit tests, every notebook with papermill, then nbval 
 unit:                  ## the fast tier: package tests that need no llama.cpp build (seconds; no compiling)
 	@bash scripts/setup.sh --python-only
 	@bash scripts/test.sh unit
+
+book: setup            ## the course's website (Jupyter Book) from the notebooks make test executed, in build/book/html
+	@.venv/bin/python scripts/build_book.py
 
 lint:                  ## ruff, as the test command runs it
 	@.venv/bin/ruff check .

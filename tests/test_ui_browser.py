@@ -119,3 +119,41 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
             raise
         finally:
             browser.close()
+
+
+def test_the_course_website_shows_every_lesson_with_its_plots():
+    """`make book` from the notebooks this run executed (tests/test_notebooks.py wrote build/notebooks)."""
+    import importlib.util
+
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    spec = importlib.util.spec_from_file_location("build_book", paths.REPO_ROOT / "scripts" / "build_book.py")
+    build_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_book)
+    index = build_book.build()
+    lessons = sorted(index.parent.glob("[0-9][0-9]_*.html"))
+    assert [p.stem for p in lessons] == sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for lesson in lessons:
+                executed = nbformat.read(build_book.EXECUTED / f"{lesson.stem}.ipynb", as_version=4)
+                want = sum("image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
+                page.goto(lesson.as_uri())
+                page.wait_for_load_state("load")
+                assert page.locator("main h1").count() >= 1, f"{lesson.name} has no title"
+                shown = page.evaluate("""async () => {
+                    const imgs = [...document.querySelectorAll('main img')]
+                        .filter(i => i.src.includes('_images'));
+                    await Promise.all(imgs.map(i => i.complete ? null
+                        : new Promise(r => { i.onload = i.onerror = r; })));
+                    return imgs.filter(i => i.naturalWidth > 0).length;
+                }""")
+                assert shown == want, f"{lesson.name}: {shown} of its {want} plots rendered"
+                assert "WRONG ANSWERS" not in page.content()  # the tests' probe cells are not part of the lesson
+            page.goto(lessons[3].as_uri())
+            page.screenshot(path=str(SCREENSHOTS / "book-03.png"))
+        finally:
+            browser.close()
