@@ -523,6 +523,36 @@ def _memory_probe(path: str, context: int, n_tokens: int, threads: int) -> dict:
     return {"baseline": base, "loaded": loaded, "peak": max(peak, rss(), loaded)}
 
 
+CACHE_TYPES = {"f16": 1, "q8_0": 8}  # ggml's type ids, as llama.cpp's --cache-type-k / --cache-type-v name them
+
+
+def _kv_probe(path: str, context: int, swa_full: int, cache_type: str) -> None:
+    import llama_cpp
+
+    t = CACHE_TYPES[cache_type]
+    llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=1, flash_attn=True, swa_full=bool(swa_full),
+                    type_k=t, type_v=t, verbose=True)  # llama.cpp logs its buffers to stderr
+
+
+def kv_cache_allocated(gguf_path: str | Path, context: int, *, swa_full: bool = False,
+                       cache_type: str = "f16") -> int:
+    """Bytes llama.cpp allocates for the KV cache of a context (both caches of a sliding-window model), read
+    from its own log in a fresh process. `swa_full` is llama.cpp's `--swa-full`; `cache_type` its
+    `--cache-type-k/-v` (a quantized V cache needs flash attention, which is on)."""
+    read_gguf(gguf_path)
+    if cache_type not in CACHE_TYPES:
+        raise SlmlabError(f"cache_type must be one of {', '.join(CACHE_TYPES)}, not {cache_type!r}")
+    code = f"import sys; from slmlab.llamacpp import _kv_probe; _kv_probe(sys.argv[1], {int(context)}, " \
+           f"{int(swa_full)}, {cache_type!r})"
+    proc = subprocess.run([sys.executable, "-c", code, str(gguf_path)], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    buffers = buffer_sizes(proc.stderr)
+    if proc.returncode != 0 or "kv cache" not in buffers:
+        raise SlmlabError(f"llama.cpp did not allocate a {context}-token context for {Path(gguf_path).name}: "
+                          f"{proc.stderr.strip().splitlines()[-1:]}")
+    return buffers["kv cache"]
+
+
 _MEMORY_PROBE = "import json, sys; from slmlab.llamacpp import _memory_probe; " \
                 "print(json.dumps(_memory_probe(sys.argv[1], *map(int, sys.argv[2:]))))"
 

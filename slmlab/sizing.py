@@ -242,11 +242,15 @@ class KVCache:
     window: int | None
 
 
-def kv_cache(config: dict, context: int, bytes_per_element: int = 2, window_limited: bool = True) -> KVCache:
-    """Bytes of the K and V caches at `context` tokens: 2 × layers × KV heads × head dim × tokens × bytes.
+def kv_cache(config: dict, context: int, bytes_per_element: float = 2, window_limited: bool = True,
+             batch_tokens: int = 0) -> KVCache:
+    """Bytes of the K and V caches at `context` tokens: 2 × layers × KV heads × head dim × tokens × bytes
+    (2 for F16; a q8_0 cache stores 8.5 bits, `bits_floor("Q8_0") / 8`).
 
-    Sliding-window layers (Gemma 3) hold at most `sliding_window` tokens when `window_limited`; llama.cpp
-    allocates them full size by default ("using full-size SWA cache"), which `window_limited=False` shows.
+    Sliding-window layers (Gemma 3) hold at most `sliding_window` tokens when `window_limited`, plus
+    `batch_tokens`: llama.cpp keeps the window and one micro-batch (`n_ubatch`, 512) for them, so that a batch
+    can still see a full window behind each of its tokens. `window_limited=False` is llama.cpp's `--swa-full`
+    (and llama-cpp-python's default): every layer full size.
     """
     cfg = config.get("text_config", config)
     n_layer = cfg["num_hidden_layers"]
@@ -263,8 +267,8 @@ def kv_cache(config: dict, context: int, bytes_per_element: int = 2, window_limi
     sliding = sum(1 for t in layer_types if t == "sliding_attention")
     full = n_layer - sliding
     per_layer_token = 2 * n_kv * head_dim * bytes_per_element
-    tokens_sliding = min(context, window) if (window and window_limited) else context
-    total = per_layer_token * (full * context + sliding * tokens_sliding)
+    tokens_sliding = min(context, window + batch_tokens) if (window and window_limited) else context
+    total = round(per_layer_token * (full * context + sliding * tokens_sliding))
     return KVCache(context, total, total / context, full, sliding, window)
 
 

@@ -158,6 +158,13 @@ def test_01_classifying_counts_estimates_and_judges_the_lesson():
     assert "Can not map tensor" in results["converter_refused"]["bitnet-b1.58-2b"]
     # the KV-cache and compute-buffer estimates agree with what llama.cpp allocates
     assert all(abs(b["difference"]) < 0.02 for b in results["buffers"])
+    # and at long contexts: llama.cpp's allocation follows the formula (window + one batch for sliding layers)
+    kv = {(r["cache"].split(",")[0] + (" full" if "full size" in r["cache"] else ""), r["context"]): r
+          for r in results["kv_vs_context"]}
+    assert all(abs(r["difference"]) < 0.01 for r in kv.values())
+    full, limited, q8 = kv[("F16 full", 32768)], kv[("F16", 32768)], kv[("q8_0 cache", 32768)]
+    assert full["llama.cpp MiB"] > 4 * limited["llama.cpp MiB"]  # sliding windows pay at 32k tokens
+    assert 0.5 < q8["llama.cpp MiB"] / limited["llama.cpp MiB"] < 0.55  # 8.5 bits of 16
     verdicts = {r["verdict"].split(":")[0] for r in results["claims"]}
     assert "impossible" in verdicts and "holds" in verdicts  # Q5_1 "70%" cannot be; Qwen3-0.6B "under 1 GB" is
     by_case = {(r["claim"], r["case"]): r["verdict"] for r in results["claims"]}
