@@ -183,6 +183,7 @@ def test_02_acquiring_offline_fails_fast_and_the_registry_catches_damage():
     assert results["online"] is False
     assert results["offline_pull"]["exit"] == 2 and results["offline_pull"]["seconds"] < 20
     assert "skipped: no network" in text and "'ok': False" in text and "matches SHA256SUMS" in text
+    assert results["scratch_left"] is False  # its scratch folder (a seed pull is 1.2 GB) is removed
 
 
 def test_03_quantizing_measures_every_type_and_judges_the_claims():

@@ -87,6 +87,7 @@ def test_02_acquires_the_seed_from_the_mirror_with_every_file_checked(online):
     assert all(c["ok"] for c in r["download_checks"])
     assert r["pull"]["exit"] == 0 and "model.safetensors" in r["pull"]["files"]
     assert not any(f.endswith(".bin") for f in r["pull"]["files"])  # only the model's files
+    assert r["scratch_left"] is False  # the 1.2 GB it pulled into scratch space is gone again
 
 
 def test_03_measures_the_seed_pulled_by_its_hub_id_without_any_quality_figure(online):
