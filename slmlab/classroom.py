@@ -113,11 +113,11 @@ def make_course(course: Path, names: list[str]) -> None:
         f"c.Execute.timeout = {CELL_TIMEOUT_S}\n"
         "c.Execute.kernel_name = 'python3'\n"
         "c.ClearSolutions.code_stub = {'python': '# YOUR CODE HERE\\nraise NotImplementedError()'}\n")
+    import nbformat
+
     for name in names:
         folder = course / "source" / name
         folder.mkdir(parents=True, exist_ok=True)
-        import nbformat
-
         nbformat.write(source_notebook(name), folder / f"{name}.ipynb")
         _nbgrader(course, "db", "assignment", "add", name)
         _nbgrader(course, "generate_assignment", name, "--force")
@@ -202,9 +202,8 @@ def self_test_submissions(folder: Path, names: list[str] | None = None) -> Path:
     for name, path in zip(names, released):
         shutil.copy(path, folder / "submissions" / "untouched" / path.name)
         nb = nbformat.read(path, as_version=4)
-        ex = find_exercise(nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4), name)
+        course = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)  # read once: it has the solution
         answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
-        course_solution = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells[ex.solution_cell]
-        answer.source = CHECK_CALL.sub("", course_solution.source).rstrip()
+        answer.source = CHECK_CALL.sub("", course.cells[find_exercise(course, name).solution_cell].source).rstrip()
         nbformat.write(nb, folder / "submissions" / "solutions" / path.name)
     return folder / "submissions"
