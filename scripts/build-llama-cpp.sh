@@ -5,9 +5,12 @@
 # every later run; a finished build is marked by BUILD_OK.
 #   build-llama-cpp.sh                 download, unpack, patch and build (once)
 #   build-llama-cpp.sh --source-only   download and unpack only (seconds): the converter and gguf-py, no tools
+#   build-llama-cpp.sh --print-flags   the instruction-set options it would configure with, and nothing else
+# SLMLAB_PORTABLE=1 (Binder's postBuild sets it): a build that runs on any x86-64 CPU with AVX2, not only this one
 set -euo pipefail
 SOURCE_ONLY=0
 [[ "${1:-}" == --source-only ]] && SOURCE_ONLY=1
+PORTABLE="${SLMLAB_PORTABLE:-0}"
 
 VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 HOME_DIR="${SLMLAB_HOME:-$HOME/.cache/slmlab}"
@@ -21,10 +24,18 @@ PATCHES="$(cd "$(dirname "$0")" && pwd)/patches"
 # machines this course is tested on (Sapphire Rapids guests) those kernels died with SIGILL ("tilezero") in the
 # middle of llama-perplexity, since the hypervisor does not keep tile state across context switches. AMX only
 # speeds up batched int8 prompt processing; everything else is the same code.
+# A portable build (an image built on one machine and run on others, as Binder's is) names a fixed x86-64-v3 set
+# instead: AVX2, FMA, F16C, BMI2, which every x86 server of the last ten years has; no AVX-512, no AMX. (ggml's own
+# answer, GGML_BACKEND_DL with GGML_CPU_ALL_VARIANTS, compiles the CPU backend 14 times and picks one at run time,
+# AMX variant included.)
 simd_flags() {
-  if [[ "$(uname -m)" != x86_64 || ! -r /proc/cpuinfo ]]; then echo "-DGGML_NATIVE=ON"; return; fi
+  if [[ "$(uname -m)" != x86_64 || ! -r /proc/cpuinfo ]]; then
+    if [[ $PORTABLE == 1 ]]; then echo "-DGGML_NATIVE=OFF"; else echo "-DGGML_NATIVE=ON"; fi
+    return
+  fi
   local have out="-DGGML_NATIVE=OFF"
   have=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+  [[ $PORTABLE == 1 ]] && have=" sse4_2 avx avx2 fma f16c bmi2 "
   for pair in sse4_2:SSE42 avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx_vnni:AVX_VNNI avx512f:AVX512 \
               avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
     if [[ "$have" == *" ${pair%%:*} "* ]]; then out+=" -DGGML_${pair##*:}=ON"; else out+=" -DGGML_${pair##*:}=OFF"; fi
@@ -32,6 +43,7 @@ simd_flags() {
   echo "$out -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
 }
 SIMD="$(simd_flags)"
+if [[ "${1:-}" == --print-flags ]]; then echo "$SIMD"; exit 0; fi
 # What the build is made of: the version, our patches, the tools and the CPU flags. A change rebuilds only what it
 # touches (new CPU flags: the CPU backend).
 BUILD_ID="$VERSION $( (cat "$PATCHES"/*.patch 2>/dev/null; echo "${TOOLS[*]} $SIMD") | sha256sum | cut -c1-12)"
@@ -77,7 +89,8 @@ for patch in "$PATCHES"/*.patch; do
   git -C "$ROOT/src/vendor/llama.cpp" apply "$patch"
 done
 
-echo "==> configuring llama.cpp (shared libraries, this CPU's instruction sets, nothing fetched from the network)"
+if [[ $PORTABLE == 1 ]]; then isa="a portable instruction set (SLMLAB_PORTABLE=1)"; else isa="this CPU's instruction sets"; fi
+echo "==> configuring llama.cpp (shared libraries, $isa, nothing fetched from the network)"
 echo "    $SIMD"
 # shellcheck disable=SC2086  # SIMD is a list of -D options
 cmake -S "$ROOT/src/vendor/llama.cpp" -B "$ROOT/build" \

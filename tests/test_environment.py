@@ -49,6 +49,27 @@ def test_binder_agrees_with_pyproject_and_builds_llama_cpp():
     assert "scripts/setup.sh" in (binder / "postBuild").read_text()
 
 
+def test_binder_builds_llama_cpp_for_any_avx2_cpu_and_a_local_build_for_this_one():
+    import os
+    import platform
+    import subprocess
+
+    assert "SLMLAB_PORTABLE=1 " in (paths.REPO_ROOT / "binder/postBuild").read_text()
+    script = str(paths.REPO_ROOT / "scripts/build-llama-cpp.sh")
+
+    def flags(portable):
+        env = {**os.environ, "SLMLAB_PORTABLE": portable}
+        return subprocess.run(["bash", script, "--print-flags"], capture_output=True, text=True, env=env,
+                              check=True).stdout.split()
+
+    portable, local = flags("1"), flags("0")
+    assert "-DGGML_NATIVE=OFF" in portable and "-DGGML_AMX_INT8=ON" not in local
+    if platform.machine() == "x86_64":
+        assert "-DGGML_AVX2=ON" in portable and "-DGGML_AVX512=OFF" in portable
+        cpu = open("/proc/cpuinfo").read().split("\nflags", 1)[1].split("\n", 1)[0].split()
+        assert ("-DGGML_AVX512=ON" in local) == ("avx512f" in cpu)  # local builds use what this CPU has
+
+
 def test_setup_installs_the_pinned_binding_version():
     pin = pyproject()["llama-cpp-python"].removeprefix("==")
     assert pin == paths.LLAMA_CPP_PYTHON_VERSION
