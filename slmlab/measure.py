@@ -26,21 +26,32 @@ class Peak:
     bytes: int = 0
 
 
+def tree_rss_bytes(process, include_self: bool = True) -> int:
+    """Resident memory of a process and all its descendants (a child that exits meanwhile counts zero)."""
+    import psutil
+
+    members = ([process] if include_self else []) + process.children(recursive=True)
+    total = 0
+    for member in members:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 @contextlib.contextmanager
-def peak_rss(interval: float = 0.1) -> Iterator[Peak]:
-    """The peak resident memory of this process (and its children) while the block runs, sampled every
-    `interval` seconds — unlike `peak_rss_bytes`, which is the peak of the whole process's life."""
+def peak_rss(interval: float = 0.1, include_self: bool = True) -> Iterator[Peak]:
+    """The peak resident memory of this process and its children while the block runs, sampled every
+    `interval` seconds — unlike `peak_rss_bytes`, which is the peak of the whole process's life.
+    `include_self=False` counts the children only (a notebook's kernel and the servers it starts)."""
     import psutil
 
     me, peak, done = psutil.Process(), Peak(), threading.Event()
 
     def sample() -> None:
         while True:
-            try:
-                rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
-            except psutil.Error:
-                rss = me.memory_info().rss
-            peak.bytes = max(peak.bytes, rss)
+            peak.bytes = max(peak.bytes, tree_rss_bytes(me, include_self))
             if done.wait(interval):
                 return
 
@@ -129,18 +140,37 @@ def load_results(notebook: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def memory_bandwidth(size_bytes: int = 1 << 30, repeats: int = 5) -> float:
+def memory_bandwidth(size_bytes: int = 1 << 30, repeats: int = 5, threads: int = 1) -> float:
     """Read bandwidth in bytes/s: the best of `repeats` dot products of two float32 arrays that together are far
     larger than the CPU caches. A dot product reads each byte once and does almost no arithmetic, like a
-    matrix-vector product in token generation (a plain `sum` is slower than memory here: it is compute-bound)."""
+    matrix-vector product in token generation (a plain `sum` is slower than memory here: it is compute-bound).
+    With `threads` > 1, each thread reads its own slice at the same time (numpy lets go of the GIL inside BLAS),
+    as llama.cpp's threads each read their share of a weight matrix."""
     import numpy as np
 
     a = np.ones(size_bytes // 8, dtype=np.float32)
     b = np.ones(size_bytes // 8, dtype=np.float32)
     np.dot(a, b)  # touch every page once
-    best = float("inf")
+    slices = [(a[i::threads].copy(), b[i::threads].copy()) for i in range(threads)] if threads > 1 else [(a, b)]
+    if threads > 1:
+        del a, b
+    barrier = threading.Barrier(len(slices) + 1)
+    seconds: list[float] = []
+
+    def reader(x, y) -> None:
+        for _ in range(repeats):
+            barrier.wait()  # every thread starts each round together
+            np.dot(x, y)
+            barrier.wait()
+
+    workers = [threading.Thread(target=reader, args=pair, daemon=True) for pair in slices]
+    for w in workers:
+        w.start()
     for _ in range(repeats):
+        barrier.wait()
         start = time.perf_counter()
-        np.dot(a, b)
-        best = min(best, time.perf_counter() - start)
-    return (a.nbytes + b.nbytes) / best
+        barrier.wait()
+        seconds.append(time.perf_counter() - start)
+    for w in workers:
+        w.join()
+    return sum(x.nbytes + y.nbytes for x, y in slices) / min(seconds)

@@ -6,6 +6,7 @@ The executed copies land in build/notebooks/; `make test` then runs nbval over t
 from __future__ import annotations
 
 import json
+import os
 
 import papermill as pm
 import pytest
@@ -77,8 +78,11 @@ def execute(name: str) -> dict:
     source = OUT.parent / "notebooks-input" / f"{name}.ipynb"
     source.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, source)
-    nb = pm.execute_notebook(source, OUT / f"{name}.ipynb", parameters=CI_PARAMETERS.get(name, {}),
-                             kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
+    # the kernel and everything it starts (servers, llama.cpp tools), sampled while the notebook runs
+    with measure.peak_rss(interval=0.25, include_self=False) as peak:
+        nb = pm.execute_notebook(source, OUT / f"{name}.ipynb", parameters=CI_PARAMETERS.get(name, {}),
+                                 kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
+    record_peak_memory(name, peak.bytes)
     text = outputs(nb)
     # a lesson's output is the lesson's: no library log lines, no reprs of the package's objects
     for noise in ("[INFO]", "llama_kv_cache_iswa", "PosixPath(", "RegistryEntry("):
@@ -88,6 +92,16 @@ def execute(name: str) -> dict:
         assert got is not None, f"{name}: the check accepted a wrong answer: {expr}"
         assert message in got, f"{name}: {expr} was rejected with {got!r}"
     return nb
+
+
+def record_peak_memory(name: str, peak_bytes: int) -> None:
+    """Binder gives a learner 2 GB: every notebook, kernel and children together, must fit (README, Binder)."""
+    path = OUT.parent / "results" / "notebook_peak_memory.json"
+    peaks = json.loads(path.read_text()) if path.exists() else {}
+    peaks[name] = peak_bytes
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(peaks, indent=1, sort_keys=True))
+    print(f"{name}: peak memory of the kernel and its children {peak_bytes / 2**30:.2f} GiB")
 
 
 def plots(nb) -> int:
@@ -215,6 +229,16 @@ def test_03_quantizing_measures_every_type_and_judges_the_claims():
     assert r["bandwidth_bytes_per_s"] > 1e9
     # the physical limit: no file generates faster than bandwidth / bytes read per token (10% measuring slack)
     assert all(g["tg tok/s"] <= 1.1 * r["bandwidth_bytes_per_s"] / g["bytes/token"] for g in r["gemma"])
+    # predict, then measure: generation speed at 1 … nproc threads against the bandwidth at each
+    sweep = r["thread_sweep"]
+    rows = {row["threads"]: row for row in sweep["rows"]}
+    assert sweep["file"] == "gemma Q8_0" and min(rows) == 1 and max(rows) == len(os.sched_getaffinity(0))
+    assert all(row["measured tok/s"] > 0 and row["bandwidth GB/s"] > 1 for row in rows.values())
+    # at one thread the prediction is the share just measured on the same file: only noise between them
+    assert abs(rows[1]["measured ÷ predicted"] - 1) < 0.25
+    if len(rows) > 1:  # prompt processing is arithmetic: it does scale with threads
+        assert rows[max(rows)]["prompt tok/s"] > 1.3 * rows[1]["prompt tok/s"]
+    assert "the bandwidth model" in text
     assert "✓" in text
 
 
@@ -224,6 +248,9 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     r = measure.load_results("06_deploying_slms")
     load = {row["slots"]: row for row in r["load"]}
     assert set(load) == {1, 4} and all(row["errors"] == 0 and row["requests"] == 32 for row in load.values())
+    # predict, then measure: one slot serves 1 / (one request's time alone); four slots never 4× more on a CPU
+    assert 0.75 < load[1]["× solo rate"] < 1.25
+    assert load[4]["× solo rate"] < 4
     bad = {(row["server"], row["request"]): row["status"] for row in r["bad_requests"]}
     assert bad["llama-server", "max_tokens = -5"] == 400 and bad["llama-server", "chat without messages"] == 400
     assert bad["llama-server", "prompt longer than the context"] == 400
