@@ -7,6 +7,12 @@ code goes between nbgrader's `### BEGIN SOLUTION` / `### END SOLUTION` markers (
 HERE`), and its final assert becomes a locked, autograded test cell worth `POINTS`. The course's own notebooks
 keep their solutions, for self-study.
 
+A visible check can be read for its answer. With `hidden_checks=True` (`slmlab classroom release --hidden-checks`,
+for a graded test rather than practice) the `check_…` function moves into the test cell between nbgrader's
+`### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS` markers: the student version holds neither the check nor a call
+to it (the helpers that define the task, such as notebook 03's `acceptable`, stay visible), and autograding
+restores it, so the feedback still shows the check's message.
+
 nbgrader does the rest, as a teacher would run it, in a course folder of its own (`nbgrader_config.py`, its
 gradebook database, `source/`, `release/`, `submitted/`, `autograded/`, `feedback/`):
 `nbgrader generate_assignment`, `autograde`, `generate_feedback` and `export`. Each notebook is an assignment
@@ -67,7 +73,24 @@ def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked:
     return meta
 
 
-def source_notebook(name: str):
+def split_check(source: str, check: str) -> tuple[str, str]:
+    """A check cell's code, split into what stays visible (helpers, imports) and the `check` function itself;
+    top-level calls of the check are dropped (a student version has nothing to call)."""
+    import ast
+
+    lines = source.splitlines(keepends=True)
+    visible, hidden = [], []
+    for node in ast.parse(source).body:
+        segment = "".join(lines[node.lineno - 1 - len(getattr(node, "decorator_list", [])):node.end_lineno])
+        if isinstance(node, ast.FunctionDef) and node.name == check:
+            hidden.append(segment)
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                  and getattr(node.value.func, "id", None) == check):
+            visible.append(segment)
+    return "".join(visible).strip(), "".join(hidden).strip()
+
+
+def source_notebook(name: str, hidden_checks: bool = False):
     """A course notebook in nbgrader's source form (solutions between markers, a locked autograded test)."""
     import nbformat
 
@@ -76,13 +99,18 @@ def source_notebook(name: str):
     check_cell = next(i for i in range(ex.solution_cell - 1, 0, -1)
                       if nb.cells[i].cell_type == "code" and f"def {ex.check}(" in nb.cells[i].source)
     nb.cells[check_cell].metadata["nbgrader"] = _meta(f"{ex.check}-definition", locked=True)
+    hidden = ""
+    if hidden_checks:
+        visible, hidden = split_check(nb.cells[check_cell].source, ex.check)
+        nb.cells[check_cell].source = visible or "# the check of this exercise is hidden: it runs when you hand in"
     heading = nb.cells[ex.solution_cell - 1]
     heading.source = "**Your answer** (the test cell below it grades it):"
     solution = nb.cells[ex.solution_cell]
     body = CHECK_CALL.sub("", solution.source).rstrip()
     solution.source = f"### BEGIN SOLUTION\n{body}\n### END SOLUTION"
     solution.metadata["nbgrader"] = _meta(f"{name}-answer", solution=True)
-    test = nbformat.v4.new_code_cell(f"assert {ex.check}({ex.answer})")
+    test = nbformat.v4.new_code_cell(f"### BEGIN HIDDEN TESTS\n{hidden}\n\n\nassert {ex.check}({ex.answer})\n"
+                                     "### END HIDDEN TESTS" if hidden else f"assert {ex.check}({ex.answer})")
     test.metadata["nbgrader"] = _meta(f"{name}-test", grade=True, locked=True)
     nb.cells.insert(ex.solution_cell + 1, test)
     for cell in nb.cells:  # the text around the exercise no longer promises a solution below
@@ -104,7 +132,7 @@ def _nbgrader(course: Path, *args: str, env: dict[str, str] | None = None) -> st
     return proc.stderr + proc.stdout
 
 
-def make_course(course: Path, names: list[str]) -> None:
+def make_course(course: Path, names: list[str], hidden_checks: bool = False) -> None:
     """An nbgrader course folder with each notebook as its own assignment, generated (solutions cleared)."""
     course.mkdir(parents=True, exist_ok=True)
     (course / "nbgrader_config.py").write_text(
@@ -118,7 +146,7 @@ def make_course(course: Path, names: list[str]) -> None:
     for name in names:
         folder = course / "source" / name
         folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(source_notebook(name), folder / f"{name}.ipynb")
+        nbformat.write(source_notebook(name, hidden_checks), folder / f"{name}.ipynb")
         _nbgrader(course, "db", "assignment", "add", name)
         _nbgrader(course, "generate_assignment", name, "--force")
 
@@ -131,12 +159,12 @@ def _check_names(names: list[str] | None) -> list[str]:
     return names or known
 
 
-def release(out: Path, names: list[str] | None = None) -> list[Path]:
+def release(out: Path, names: list[str] | None = None, hidden_checks: bool = False) -> list[Path]:
     """Student versions of the notebooks (no solutions, locked checks and tests) in `out`."""
     names = _check_names(names)
     with tempfile.TemporaryDirectory(prefix="slmlab-course-") as tmp:
         course = Path(tmp)
-        make_course(course, names)
+        make_course(course, names, hidden_checks)
         written = []
         Path(out).mkdir(parents=True, exist_ok=True)  # other files there stay; each notebook replaced whole
         for name in names:
@@ -154,16 +182,18 @@ class Grade:
     max_score: float
 
 
-def grade(submissions: Path, out_csv: Path, names: list[str] | None = None) -> list[Grade]:
+def grade(submissions: Path, out_csv: Path, names: list[str] | None = None,
+          hidden_checks: bool = False) -> list[Grade]:
     """Autograde `submissions/STUDENT/NOTEBOOK.ipynb` with nbgrader; write grades to `out_csv` and each
-    student's feedback (HTML) beside it, in `feedback/STUDENT/`."""
+    student's feedback (HTML) beside it, in `feedback/STUDENT/`. `hidden_checks` must be what the students'
+    version was released with."""
     names = _check_names(names)
     students = sorted(p.name for p in Path(submissions).iterdir() if p.is_dir()) if Path(submissions).is_dir() else []
     if not students:
         raise SlmlabError(f"{submissions} holds no student folders: expected SUBMISSIONS/STUDENT/NOTEBOOK.ipynb")
     with tempfile.TemporaryDirectory(prefix="slmlab-course-") as tmp:
         course = Path(tmp)
-        make_course(course, names)
+        make_course(course, names, hidden_checks)
         env = {"SLMLAB_RESULTS": str(course / "results")}  # a student's run must not replace the teacher's results
         for student in students:
             _nbgrader(course, "db", "student", "add", student)
@@ -190,13 +220,13 @@ def grade(submissions: Path, out_csv: Path, names: list[str] | None = None) -> l
             for r in rows]
 
 
-def self_test_submissions(folder: Path, names: list[str] | None = None) -> Path:
+def self_test_submissions(folder: Path, names: list[str] | None = None, hidden_checks: bool = False) -> Path:
     """Two submissions to grade: `solutions` (each student notebook with the course's solution filled in) and
     `untouched` (the student notebooks as released)."""
     import nbformat
 
     names = _check_names(names)
-    released = release(folder / "release", names)
+    released = release(folder / "release", names, hidden_checks)
     for student in ("solutions", "untouched"):
         (folder / "submissions" / student).mkdir(parents=True, exist_ok=True)
     for name, path in zip(names, released):

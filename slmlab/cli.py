@@ -226,16 +226,17 @@ def cmd_mirror(args: argparse.Namespace) -> Result:
 
 def cmd_classroom(args: argparse.Namespace) -> Result:
     if args.action == "release":
-        written = classroom.release(Path(args.output), args.notebooks)
+        written = classroom.release(Path(args.output), args.notebooks, args.hidden_checks)
+        checks = "checks hidden" if args.hidden_checks else "checks and tests locked"
         return Result({"notebooks": [str(p) for p in written]},
-                      f"{len(written)} student notebooks (no solutions; checks and tests locked) in {args.output}\n"
+                      f"{len(written)} student notebooks (no solutions; {checks}) in {args.output}\n"
                       + "\n".join(f"  {p.name}" for p in written))
     if args.self_test == bool(args.submissions):
         raise SlmlabError("grade takes a SUBMISSIONS folder (SUBMISSIONS/STUDENT/NOTEBOOK.ipynb) or --self-test")
     with tempfile.TemporaryDirectory(prefix="slmlab-self-test-") as tmp:
-        submissions = (classroom.self_test_submissions(Path(tmp), args.notebooks) if args.self_test
-                       else Path(args.submissions))
-        grades = classroom.grade(submissions, Path(args.output), args.notebooks)
+        submissions = (classroom.self_test_submissions(Path(tmp), args.notebooks, args.hidden_checks)
+                       if args.self_test else Path(args.submissions))
+        grades = classroom.grade(submissions, Path(args.output), args.notebooks, args.hidden_checks)
     rows = [{"student": g.student, "notebook": g.notebook, "score": f"{g.score:g} / {g.max_score:g}"} for g in grades]
     status = 0
     if args.self_test:  # the solutions must earn every point, the untouched copy none
@@ -460,6 +461,9 @@ def parser() -> argparse.ArgumentParser:
     cl.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these notebooks (default: all eight)")
     cl.add_argument("--self-test", action="store_true", help="grade: the solutions (full marks) and the untouched "
                                                              "student version (zero), to check the grading itself")
+    cl.add_argument("--hidden-checks", action="store_true",
+                    help="for a graded test: the student version holds no check to read the answer from; autograding "
+                         "restores it (release and grade alike)")
     pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
     pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
     pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")

@@ -24,16 +24,22 @@ def peak_rss_bytes() -> int:
 @dataclass
 class Peak:
     bytes: int = 0
+    without: int = 0  # the peak without the processes left out (see peak_rss)
 
 
-def tree_rss_bytes(process, include_self: bool = True) -> int:
-    """Resident memory of a process and all its descendants (a child that exits meanwhile counts zero)."""
+def tree_rss_bytes(process, include_self: bool = True, leave_out: str | None = None) -> int:
+    """Resident memory of a process and all its descendants (a child that exits meanwhile counts zero).
+    `leave_out`: processes whose command line contains this string, and their descendants, are not counted."""
     import psutil
 
     members = ([process] if include_self else []) + process.children(recursive=True)
+    skipped: set[int] = set()
     total = 0
     for member in members:
         try:
+            if leave_out and (member.ppid() in skipped or leave_out in " ".join(member.cmdline())):
+                skipped.add(member.pid)
+                continue
             total += member.memory_info().rss
         except psutil.Error:
             pass
@@ -41,10 +47,11 @@ def tree_rss_bytes(process, include_self: bool = True) -> int:
 
 
 @contextlib.contextmanager
-def peak_rss(interval: float = 0.1, include_self: bool = True) -> Iterator[Peak]:
+def peak_rss(interval: float = 0.1, include_self: bool = True, leave_out: str | None = None) -> Iterator[Peak]:
     """The peak resident memory of this process and its children while the block runs, sampled every
     `interval` seconds — unlike `peak_rss_bytes`, which is the peak of the whole process's life.
-    `include_self=False` counts the children only (a notebook's kernel and the servers it starts)."""
+    `include_self=False` counts the children only (a notebook's kernel and the servers it starts); with
+    `leave_out`, `Peak.without` is the same peak without the processes `tree_rss_bytes` leaves out."""
     import psutil
 
     me, peak, done = psutil.Process(), Peak(), threading.Event()
@@ -52,6 +59,8 @@ def peak_rss(interval: float = 0.1, include_self: bool = True) -> Iterator[Peak]
     def sample() -> None:
         while True:
             peak.bytes = max(peak.bytes, tree_rss_bytes(me, include_self))
+            if leave_out:
+                peak.without = max(peak.without, tree_rss_bytes(me, include_self, leave_out))
             if done.wait(interval):
                 return
 
@@ -140,20 +149,18 @@ def load_results(notebook: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def memory_bandwidth(size_bytes: int = 1 << 30, repeats: int = 5, threads: int = 1) -> float:
+def memory_bandwidth(size_bytes: int = 1 << 29, repeats: int = 5, threads: int = 1) -> float:
     """Read bandwidth in bytes/s: the best of `repeats` dot products of two float32 arrays that together are far
-    larger than the CPU caches. A dot product reads each byte once and does almost no arithmetic, like a
-    matrix-vector product in token generation (a plain `sum` is slower than memory here: it is compute-bound).
-    With `threads` > 1, each thread reads its own slice at the same time (numpy lets go of the GIL inside BLAS),
-    as llama.cpp's threads each read their share of a weight matrix."""
+    larger than the CPU caches (512 MiB; the largest server L3 caches hold about 100 MB). A dot product reads each
+    byte once and does almost no arithmetic, like a matrix-vector product in token generation (a plain `sum` is
+    slower than memory here: it is compute-bound). With `threads` > 1, each thread reads arrays of its own at the
+    same time (numpy lets go of the GIL inside BLAS), as llama.cpp's threads each read their share of a matrix."""
     import numpy as np
 
-    a = np.ones(size_bytes // 8, dtype=np.float32)
-    b = np.ones(size_bytes // 8, dtype=np.float32)
-    np.dot(a, b)  # touch every page once
-    slices = [(a[i::threads].copy(), b[i::threads].copy()) for i in range(threads)] if threads > 1 else [(a, b)]
-    if threads > 1:
-        del a, b
+    n = size_bytes // 8 // threads  # float32 elements in each of a thread's two arrays
+    slices = [(np.ones(n, dtype=np.float32), np.ones(n, dtype=np.float32)) for _ in range(threads)]
+    for x, y in slices:
+        np.dot(x, y)  # touch every page once
     barrier = threading.Barrier(len(slices) + 1)
     seconds: list[float] = []
 

@@ -62,6 +62,29 @@ def test_grading_gives_the_solutions_full_marks_and_a_wrong_or_missing_answer_no
     assert "AssertionError: Q8_0 does not fit" in feedback  # the student reads why, in the check's own words
 
 
+def test_hidden_checks_leave_nothing_to_read_the_answer_from_and_still_grade(tmp_path):
+    written = classroom.release(tmp_path / "out", hidden_checks=True)
+    assert len(written) == 8
+    for name, path in zip(classroom.notebook_names(), written, strict=True):
+        ex = classroom.find_exercise(nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4), name)
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert f"def {ex.check}(" not in code and f"{ex.check}(" not in code, f"{name} shows its check"
+    # the task's own helpers stay: notebook 03's bounds, 04's merit
+    assert "def acceptable(" in (tmp_path / "out" / "03_quantizing_with_llama_cpp.ipynb").read_text()
+    assert "def merit(" in (tmp_path / "out" / "04_optimizing_with_olive.ipynb").read_text()
+    # autograding restores the check: the solution earns its point, a wrong answer none, with the check's message
+    names = ["01_classifying_slms"]
+    submissions = classroom.self_test_submissions(tmp_path / "graded", names, hidden_checks=True)
+    wrong = nbformat.read(submissions / "solutions" / "01_classifying_slms.ipynb", as_version=4)
+    next(c for c in wrong.cells if _meta(c).get("solution")).source = 'my_choice = "Q8_0"'
+    (submissions / "wrong").mkdir()
+    nbformat.write(wrong, submissions / "wrong" / "01_classifying_slms.ipynb")
+    grades = classroom.grade(submissions, tmp_path / "grades.csv", names, hidden_checks=True)
+    assert {g.student: g.score for g in grades} == {"solutions": 1, "untouched": 0, "wrong": 0}
+    html = (tmp_path / "feedback" / "wrong" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
+    assert "AssertionError: Q8_0 does not fit" in unescape(re.sub(r"<[^>]+>", "", html))
+
+
 @pytest.mark.fast
 def test_classroom_bad_input_is_one_clear_line(tmp_path):
     with pytest.raises(SlmlabError, match="no such notebook: 09_nothing"):
