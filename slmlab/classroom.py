@@ -109,7 +109,8 @@ def source_notebook(name: str, hidden_checks: bool = False):
     body = CHECK_CALL.sub("", solution.source).rstrip()
     solution.source = f"### BEGIN SOLUTION\n{body}\n### END SOLUTION"
     solution.metadata["nbgrader"] = _meta(f"{name}-answer", solution=True)
-    test = nbformat.v4.new_code_cell(f"### BEGIN HIDDEN TESTS\n{hidden}\n\n\nassert {ex.check}({ex.answer})\n"
+    test = nbformat.v4.new_code_cell(f"# your answer is checked here when your notebook is graded\n"
+                                     f"### BEGIN HIDDEN TESTS\n{hidden}\n\n\nassert {ex.check}({ex.answer})\n"
                                      "### END HIDDEN TESTS" if hidden else f"assert {ex.check}({ex.answer})")
     test.metadata["nbgrader"] = _meta(f"{name}-test", grade=True, locked=True)
     nb.cells.insert(ex.solution_cell + 1, test)

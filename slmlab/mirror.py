@@ -115,8 +115,9 @@ def start(root: str | Path, *, port: int | None = None, host: str = serve.LOOPBA
     work = root / ".mirror"
     work.mkdir(exist_ok=True)
     (work / "config.toml").write_text(config_text(root, host, port, work, proxy))
+    # olah writes logs/olah.DATE.log where it runs: in the mirror's own folder, not the caller's
     return serve.launch([str(olah_cli()), "-c", str(work / "config.toml")], host, port, None, timeout,
-                        f"/api/models/{repos[0]}/revision/main")
+                        f"/api/models/{repos[0]}/revision/main", cwd=work)
 
 
 def endpoint(server: serve.Server) -> str:

@@ -160,9 +160,9 @@ def check_port(port: int | None, host: str) -> int:
 
 
 def launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: float, health_path: str,
-            env: dict[str, str] | None = None) -> Server:
+           env: dict[str, str] | None = None, cwd: Path | None = None) -> Server:
     """Start a server process (its own session, output to a log file, ended by `slmlab.guard` if this Python
-    process dies) and wait until it answers `health_path`."""
+    process dies) and wait until it answers `health_path`. `cwd`: for a server that writes files where it runs."""
     print("$", llamacpp.show(cmd).replace(api_key or "\0", "***"), flush=True)
     log = Path(tempfile.mkdtemp(prefix="slmlab-server-")) / "server.log"
     _log_folders.append(log.parent)
@@ -170,7 +170,7 @@ def launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: f
     guarded = [sys.executable, "-m", "slmlab.guard", str(os.getpid()), "--", *cmd]
     with open(log, "w") as log_file:
         proc = subprocess.Popen(guarded, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**llamacpp.tool_env(), **(env or {})}, start_new_session=True)
+                                env={**llamacpp.tool_env(), **(env or {})}, start_new_session=True, cwd=cwd)
     server = Server(proc, host, port, cmd, log, api_key)
     _running.add(server)
     wait_healthy(server, timeout, health_path)

@@ -104,6 +104,11 @@ def test_a_mirror_stopped_mid_download_leaves_no_partial_file_and_a_second_pull_
     assert paths.sha256_file(folder / "model.safetensors") == paths.sha256_file(big / "model.safetensors")
 
 
+def test_olah_writes_its_logs_in_the_mirrors_folder_not_where_it_was_started(served):
+    root, _ = served
+    assert list((root / ".mirror" / "logs").glob("olah*.log"))
+
+
 def test_an_unknown_repository_is_one_line_naming_it(served):
     proc = slmlab("pull", "course/nothing")
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0

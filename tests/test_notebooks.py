@@ -27,6 +27,7 @@ CI_PARAMETERS = {
     "07_choosing_a_model": {},
 }
 OUT = paths.REPO_ROOT / "build" / "notebooks"
+BINDER_MEMORY = 2 << 30  # mybinder.org's memory limit for a learner's whole session
 
 
 # Wrong answers for each exercise's check, run in the notebook's kernel after its last cell: each must be
@@ -104,6 +105,8 @@ def record_peak_memory(name: str, peak_bytes: int, without_vllm: int) -> None:
     path.write_text(json.dumps(peaks, indent=1, sort_keys=True))
     print(f"{name}: peak memory of the kernel and its children {peak_bytes / 2**30:.2f} GiB, "
           f"without vLLM's server {without_vllm / 2**30:.2f} GiB")
+    assert without_vllm < BINDER_MEMORY, (f"{name} needs {without_vllm / 2**30:.2f} GiB at its CI parameters: "
+                                          "more than Binder's 2 GiB")
 
 
 def plots(nb) -> int:
