@@ -98,6 +98,8 @@ def test_03_measures_the_seed_pulled_by_its_hub_id_without_any_quality_figure(on
     text = outputs(nb)
     r = measure.load_results("03_quantizing_with_llama_cpp")
     assert r["stand_in"] is True and "STAND-IN" in text and "n/a (random weights)" in text
+    # the thread experiment runs on the seed's own Q8_0 file: its speed is the real model's
+    assert r["thread_sweep"]["file"] == "Q8_0" and all(row["measured tok/s"] > 0 for row in r["thread_sweep"]["rows"])
     table = {row["type"]: row for row in r["table"]}
     assert set(table) == {"F16", "Q8_0", "Q4_K_M"}
     assert table["Q4_K_M"]["bytes"] < table["Q8_0"]["bytes"] < table["F16"]["bytes"]
