@@ -130,6 +130,10 @@ def test_every_notebook_has_ci_parameters_and_a_parameters_cell():
         nb = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)
         assert "parameters" in nb.cells[1].metadata.get("tags", []), name
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{name} is saved with outputs"
+        # nbformat 5.1+ wants a cell id (a future release refuses notebooks without): cells added by hand lack one
+        # (read as stored: nbformat.read fills missing ids in, with only a warning)
+        raw = json.loads((paths.NOTEBOOKS / f"{name}.ipynb").read_text())
+        assert all(c.get("id") for c in raw["cells"]), f"{name} has cells without an id"
     # nbval's second run compares the outputs that must not change (counts and sizes computed from configs)
     checked = [c for name in names for c in nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
                if "nbval-check-output" in c.metadata.get("tags", [])]
