@@ -97,7 +97,9 @@ def base_venv(lock: Path) -> Path:
         return venv
     shutil.rmtree(venv, ignore_errors=True)
     pins = python_packages(lock)
-    print(f"==> repo2docker's base environment: {len(pins)} Python packages from {lock.name} into {venv}", flush=True)
+    # progress goes to stderr: stdout is the result (pure JSON with --json), also on the first, cold run
+    print(f"==> repo2docker's base environment: {len(pins)} Python packages from {lock.name} into {venv}",
+          file=sys.stderr, flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write("\n".join(pins) + "\n")
