@@ -243,10 +243,17 @@ def test_03_quantizing_measures_every_type_and_judges_the_claims():
     rows = {row["threads"]: row for row in sweep["rows"]}
     assert sweep["file"] == "gemma Q8_0" and min(rows) == 1 and max(rows) == len(os.sched_getaffinity(0))
     assert all(row["measured tok/s"] > 0 and row["bandwidth GB/s"] > 1 for row in rows.values())
-    # at one thread the prediction is the share just measured on the same file: only noise between them
-    assert abs(rows[1]["measured ÷ predicted"] - 1) < 0.25
-    if len(rows) > 1:  # prompt processing is arithmetic: it does scale with threads
-        assert rows[max(rows)]["prompt tok/s"] > 1.3 * rows[1]["prompt tok/s"]
+    # at one thread the prediction is the share measured above on the same file: only run-to-run noise
+    # between them (on a shared 2-vCPU VM it reached 0.66: bandwidth and speed each swing ±20% between runs);
+    # a wrong formula (bytes per token of another file, threads mixed up) is off by 2× or more
+    assert 0.5 < rows[1]["measured ÷ predicted"] < 2
+    # the notebook says what prompt processing did with more threads, from its own numbers: it should scale
+    # with physical cores, and on vCPUs that share one core it does not (one CI machine: 0.95×)
+    top = max(rows)
+    pp_gain = rows[top]["prompt tok/s"] / rows[1]["prompt tok/s"]
+    assert f"prompt processing with {top} threads: {pp_gain:.2f}× as fast" in text
+    if top > 1 and pp_gain < 1.3:
+        assert "did not scale" in text
     assert "the bandwidth model" in text
     assert "✓" in text
 
