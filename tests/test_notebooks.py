@@ -292,9 +292,13 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     assert max(on[1:]) < on[0] / 3 and min(off[1:]) > on[0] / 2
     spec = {(row["engine"], row["speculation"], row["prompt"]): row for row in r["speculation"]}
     assert len(spec) == 8 and all(row["drafted"] > 0 for key, row in spec.items() if key[1] == "n-gram")
-    # n-gram drafts pay when the answer copies its prompt: vLLM accepts more of them there, and is faster
+    # n-gram drafts match when the answer copies its prompt: vLLM accepts more of them there
     assert spec["vLLM", "n-gram", "copy code"]["acceptance"] > spec["vLLM", "n-gram", "free text"]["acceptance"]
-    assert spec["vLLM", "n-gram", "copy code"]["tokens/s"] > 1.3 * spec["vLLM", "off", "copy code"]["tokens/s"]
+    # whether that is faster depends on the cores: 1.3-1.5× on one CI machine, 0.95× on a 2-vCPU VM whose prompt
+    # processing did not scale with threads either; the notebook's verdict must follow its own numbers
+    best = max(spec[e, "n-gram", p]["tokens/s"] / spec[e, "off", p]["tokens/s"]
+               for e in ("llama-server", "vLLM") for p in ("copy code", "free text"))
+    assert ("pays most on" if best > 1 else "did not pay on this machine") in text and f"{best:.2f}×" in text
     assert plots(nb) >= 3  # slots, engines, speculation
 
 
