@@ -24,7 +24,9 @@ else
   # and the process above keeps the few GB that its in-process model tests touched
   .venv/bin/python -m pytest tests/test_seed_notebooks.py -p no:cacheprovider
   # papermill wrote each notebook with the CI parameters into build/notebooks (tests/test_notebooks.py);
-  # nbval runs them again as a learner would, failing on any error, and compares the outputs of cells tagged nbval-check-output (sizes and counts computed from configs).
-  .venv/bin/python -m pytest --nbval-lax -p no:cacheprovider build/notebooks/*.ipynb
+  # nbval runs them again as a learner would, from warm caches, failing on any error, and compares the outputs of
+  # cells tagged nbval-check-output (sizes and counts computed from configs). Notebooks 03 and 06 are left out:
+  # the seed test has just run each a second time, and a third run of both cost 25 of CI's minutes on a 2-vCPU VM
+  .venv/bin/python -m pytest --nbval-lax -p no:cacheprovider $(ls build/notebooks/*.ipynb | grep -v -e /03_ -e /06_)
 fi
 echo "all tests finished in $(( $(date +%s) - start )) s"
