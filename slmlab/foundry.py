@@ -144,9 +144,6 @@ class LocalModel:
                 if getattr(item, "text", None):
                     yield item.text
 
-    def registered_ids(self) -> list[str]:
-        return [m.id for m in self.catalog.list_models()] if hasattr(self.catalog, "list_models") else []
-
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.model.unload()

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import platform
-import resource
 import threading
 import time
 from collections.abc import Iterator
@@ -14,11 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slmlab.paths import atomic_output, cache_dir
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 @dataclass
@@ -49,7 +43,7 @@ def tree_rss_bytes(process, include_self: bool = True, leave_out: str | None = N
 @contextlib.contextmanager
 def peak_rss(interval: float = 0.1, include_self: bool = True, leave_out: str | None = None) -> Iterator[Peak]:
     """The peak resident memory of this process and its children while the block runs, sampled every
-    `interval` seconds — unlike `peak_rss_bytes`, which is the peak of the whole process's life.
+    `interval` seconds — unlike getrusage's ru_maxrss, which is the peak of the whole process's life.
     `include_self=False` counts the children only (a notebook's kernel and the servers it starts); with
     `leave_out`, `Peak.without` is the same peak without the processes `tree_rss_bytes` leaves out."""
     import psutil
@@ -71,18 +65,6 @@ def peak_rss(interval: float = 0.1, include_self: bool = True, leave_out: str | 
     finally:
         done.set()
         watcher.join()
-
-
-class Stopwatch:
-    """`with Stopwatch() as sw: ...` then `sw.seconds`."""
-
-    def __enter__(self) -> Stopwatch:
-        self.start = time.perf_counter()
-        self.seconds = 0.0
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.start
 
 
 @dataclass
