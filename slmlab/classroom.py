@@ -23,12 +23,15 @@ unsandboxed, like running their notebook yourself.
 from __future__ import annotations
 
 import csv
+import html
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,17 +123,31 @@ def source_notebook(name: str, hidden_checks: bool = False):
     return nb
 
 
-def _nbgrader(course: Path, *args: str, env: dict[str, str] | None = None) -> str:
+class GradingTimeout(SlmlabError):
+    """An nbgrader run that went past its time limit (its process group was killed)."""
+
+
+def _nbgrader(course: Path, *args: str, env: dict[str, str] | None = None, timeout: float | None = None,
+              quiet: bool = False) -> str:
     exe = Path(sys.executable).with_name("nbgrader")
     cmd = [str(exe if exe.is_file() else "nbgrader"), *args]
-    print("$", " ".join(cmd), flush=True)
+    if not quiet:
+        print("$", " ".join(cmd), flush=True)
     bin_dir = str(Path(sys.executable).parent)  # nbgrader runs alembic, from the same venv, by name
     path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
-    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True,
-                          env={**os.environ, "PATH": path, **(env or {})})
+    # its own process group: a submission that hangs is stopped with the kernel and whatever it started
+    proc = subprocess.Popen(cmd, cwd=course, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "PATH": path, **(env or {})})
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise GradingTimeout(f"nbgrader {args[0]} ran past {timeout:g} s") from None
     if proc.returncode != 0:
-        raise SlmlabError(f"nbgrader {args[0]} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc.stderr + proc.stdout
+        raise SlmlabError(f"nbgrader {args[0]} failed (exit {proc.returncode}):\n{err[-3000:]}")
+    return err + out
 
 
 def make_course(course: Path, names: list[str], hidden_checks: bool = False) -> None:
@@ -181,44 +198,140 @@ class Grade:
     notebook: str
     score: float
     max_score: float
+    problem: str | None = None  # why it earned nothing without being graded: missing, unreadable, timed out …
+    seconds: float = 0.0  # how long grading it took
 
 
-def grade(submissions: Path, out_csv: Path, names: list[str] | None = None,
-          hidden_checks: bool = False) -> list[Grade]:
-    """Autograde `submissions/STUDENT/NOTEBOOK.ipynb` with nbgrader; write grades to `out_csv` and each
-    student's feedback (HTML) beside it, in `feedback/STUDENT/`. `hidden_checks` must be what the students'
-    version was released with."""
+NOTEBOOK_TIMEOUT_S = 1800  # one student's notebook, run whole by nbgrader (notebook 06 starts servers: minutes)
+GRADES_COLUMNS = ["student", "notebook", "score", "max_score", "problem", "seconds"]
+
+
+def submission_problem(path: Path) -> str | None:
+    """Why a handed-in file cannot be graded, in one line, or None when nbgrader can take it."""
+    import json
+
+    import nbformat
+
+    if not path.is_file():
+        return f"missing: no {path.name} handed in"
+    try:
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    except UnicodeDecodeError:
+        return f"unreadable: {path.name} is not UTF-8 text"
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError):
+        return f"unreadable: {path.name} is not valid JSON (was it saved from Jupyter?)"
+    except Exception as e:  # nbformat's own refusals: no nbformat version, an unknown one …
+        return f"not a notebook: {path.name}: {str(e).splitlines()[0][:120]}"
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as e:
+        return f"not a notebook: {path.name} breaks the notebook format ({e.message[:120]})"
+    return None
+
+
+def default_jobs() -> int:
+    """One grading per core: each runs a notebook's kernel, which llama.cpp and torch keep to one thread."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def grade(submissions: Path, out_csv: Path, names: list[str] | None = None, hidden_checks: bool = False, *,
+          jobs: int | None = None, timeout: float = NOTEBOOK_TIMEOUT_S, progress: bool = True) -> list[Grade]:
+    """Autograde `submissions/STUDENT/NOTEBOOK.ipynb` with nbgrader; write every student's grade to `out_csv`
+    and each student's feedback (HTML) beside it, in `feedback/STUDENT/NOTEBOOK/`. `hidden_checks` must be what
+    the students' version was released with.
+
+    One bad submission never costs another student a grade: a notebook that is missing, unreadable, not a
+    notebook, that nbgrader cannot take, or that runs past `timeout` seconds scores zero, with its reason in the
+    grade's `problem` (in the CSV and in its feedback file). Up to `jobs` notebooks are graded at once (default:
+    one per core), each in a course folder of its own (nbgrader's gradebook is one SQLite file)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
     names = _check_names(names)
-    students = sorted(p.name for p in Path(submissions).iterdir() if p.is_dir()) if Path(submissions).is_dir() else []
+    submissions = Path(submissions)
+    students = sorted(p.name for p in submissions.iterdir() if p.is_dir()) if submissions.is_dir() else []
     if not students:
         raise SlmlabError(f"{submissions} holds no student folders: expected SUBMISSIONS/STUDENT/NOTEBOOK.ipynb")
+    if jobs is not None and jobs < 1:
+        raise SlmlabError(f"--jobs must be 1 or more, not {jobs}")
+    if timeout <= 0:
+        raise SlmlabError(f"--timeout must be a positive number of seconds, not {timeout:g}")
+    out_csv = Path(out_csv)
+    paths.ensure_writable_dir(out_csv.parent)
     with tempfile.TemporaryDirectory(prefix="slmlab-course-") as tmp:
-        course = Path(tmp)
-        make_course(course, names, hidden_checks)
-        env = {"SLMLAB_RESULTS": str(course / "results")}  # a student's run must not replace the teacher's results
+        template = Path(tmp) / "course"
+        make_course(template, names, hidden_checks)
+        grades: dict[tuple[str, str], Grade] = {}
+        to_grade = []
         for student in students:
-            _nbgrader(course, "db", "student", "add", student)
             for name in names:
-                handed_in = Path(submissions) / student / f"{name}.ipynb"
-                if handed_in.is_file():
-                    folder = course / "submitted" / student / name
-                    folder.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(handed_in, folder / f"{name}.ipynb")
-        for name in names:
-            if any((course / "submitted" / s / name).is_dir() for s in students):
-                _nbgrader(course, "autograde", name, "--force", env=env)
-                _nbgrader(course, "generate_feedback", name, "--force")
-        _nbgrader(course, "export", "--to", str(course / "grades.csv"))
-        rows = list(csv.DictReader(open(course / "grades.csv")))
-        out_csv = Path(out_csv)
-        with paths.atomic_output(out_csv) as tmp_csv:
-            shutil.copy(course / "grades.csv", tmp_csv)
-        if (course / "feedback").is_dir():
-            feedback = out_csv.parent / "feedback"
-            shutil.rmtree(feedback, ignore_errors=True)
-            shutil.copytree(course / "feedback", feedback)
-    return [Grade(r["student_id"], r["assignment"], float(r["raw_score"] or 0), float(r["max_score"] or 0))
-            for r in rows]
+                problem = submission_problem(submissions / student / f"{name}.ipynb")
+                if problem:
+                    grades[student, name] = Grade(student, name, 0.0, POINTS, problem)
+                else:
+                    to_grade.append((student, name))
+        with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
+            futures = [pool.submit(_grade_one, template, Path(tmp) / f"grading-{i}", submissions, student, name,
+                                   timeout) for i, (student, name) in enumerate(to_grade)]
+            bar = tqdm(as_completed(futures), total=len(futures), desc="grading", unit="notebook",
+                       disable=not progress or not futures)
+            for future in bar:
+                g = future.result()
+                grades[g.student, g.notebook] = g
+                bar.write(f"{g.student}/{g.notebook}: {g.score:g} / {g.max_score:g} in {g.seconds:.0f} s"
+                          + (f" — {g.problem}" if g.problem else ""))
+        result = [grades[s, n] for s in students for n in names]
+        feedback = out_csv.parent / "feedback"
+        shutil.rmtree(feedback, ignore_errors=True)
+        for g in result:
+            folder = feedback / g.student / g.notebook
+            made = Path(tmp) / "feedback" / g.student / g.notebook
+            if made.is_dir():
+                shutil.copytree(made, folder)
+            if g.problem:  # the student reads why, where the feedback would be
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{g.notebook}.html").write_text(
+                    f"<!DOCTYPE html>\n<html><body><h1>{g.notebook}: 0 / {g.max_score:g}</h1>\n"
+                    f"<p>{html.escape(g.problem)}</p></body></html>\n")
+    with paths.atomic_output(out_csv) as tmp_csv, open(tmp_csv, "w", newline="") as f:
+        writer = csv.DictWriter(f, GRADES_COLUMNS)
+        writer.writeheader()
+        for g in result:
+            writer.writerow({**vars(g), "problem": g.problem or "", "seconds": round(g.seconds, 1)})
+    return result
+
+
+def _grade_one(template: Path, course: Path, submissions: Path, student: str, name: str, timeout: float) -> Grade:
+    """One student's notebook, graded in a copy of the course folder: autograde, feedback, export."""
+    start = time.perf_counter()
+    shutil.copytree(template, course)
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text().replace(repr(str(template)), repr(str(course))))
+    env = {"SLMLAB_RESULTS": str(course / "results")}  # a student's run must not replace the teacher's results
+    folder = course / "submitted" / student / name
+    folder.mkdir(parents=True)
+    shutil.copy(submissions / student / f"{name}.ipynb", folder / f"{name}.ipynb")
+    try:
+        _nbgrader(course, "db", "student", "add", student, quiet=True)
+        _nbgrader(course, "autograde", name, "--student", student, "--force", env=env, timeout=timeout, quiet=True)
+        _nbgrader(course, "generate_feedback", name, "--student", student, "--force", quiet=True)
+        _nbgrader(course, "export", "--to", str(course / "grades.csv"), quiet=True)
+    except GradingTimeout:
+        return Grade(student, name, 0.0, POINTS, f"timed out: still running after {timeout:g} s",
+                     time.perf_counter() - start)
+    except SlmlabError as e:
+        last = next((ln for ln in reversed(str(e).splitlines()) if ln.strip()), str(e))
+        return Grade(student, name, 0.0, POINTS, f"nbgrader could not grade it: {last.strip()[:160]}",
+                     time.perf_counter() - start)
+    finally:
+        made = course / "feedback" / student / name
+        if made.is_dir():
+            shutil.copytree(made, course.parent / "feedback" / student / name, dirs_exist_ok=True)
+    row = next(r for r in csv.DictReader(open(course / "grades.csv"))
+               if r["student_id"] == student and r["assignment"] == name)
+    return Grade(student, name, float(row["raw_score"] or 0), float(row["max_score"] or 0),
+                 seconds=time.perf_counter() - start)
 
 
 def self_test_submissions(folder: Path, names: list[str] | None = None, hidden_checks: bool = False) -> Path:

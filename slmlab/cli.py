@@ -236,15 +236,22 @@ def cmd_classroom(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="slmlab-self-test-") as tmp:
         submissions = (classroom.self_test_submissions(Path(tmp), args.notebooks, args.hidden_checks)
                        if args.self_test else Path(args.submissions))
-        grades = classroom.grade(submissions, Path(args.output), args.notebooks, args.hidden_checks)
-    rows = [{"student": g.student, "notebook": g.notebook, "score": f"{g.score:g} / {g.max_score:g}"} for g in grades]
-    status = 0
+        start = time.perf_counter()
+        grades = classroom.grade(submissions, Path(args.output), args.notebooks, args.hidden_checks,
+                                 jobs=args.jobs, timeout=args.timeout)
+        seconds = time.perf_counter() - start
+    rows = [{"student": g.student, "notebook": g.notebook, "score": f"{g.score:g} / {g.max_score:g}",
+             "seconds": f"{g.seconds:.0f}", "problem": g.problem or ""} for g in grades]
+    problems = [g for g in grades if g.problem]
+    status = 1 if problems else 0  # every student graded, but a teacher should look at these
     if args.self_test:  # the solutions must earn every point, the untouched copy none
         wrong = [g for g in grades if g.score != (g.max_score if g.student == "solutions" else 0)]
-        status = 1 if wrong else 0
-        rows.append({"student": "self-test", "notebook": "", "score": "FAILED" if wrong else "passed"})
-    return Result([vars(g) for g in grades], table(rows) + f"\n\ngrades: {args.output}; feedback: "
-                  f"{Path(args.output).parent / 'feedback'}", status)
+        status = 1 if wrong or problems else 0
+        rows.append({"student": "self-test", "notebook": "", "score": "FAILED" if status else "passed"})
+    summary = (f"\n\n{len(grades)} notebooks graded in {seconds:.0f} s"
+               + (f"; {len(problems)} could not be graded (problem column)" if problems else "")
+               + f"\ngrades: {args.output}; feedback: {Path(args.output).parent / 'feedback'}")
+    return Result([vars(g) for g in grades], table(rows) + summary, status)
 
 
 def cmd_olive(args: argparse.Namespace) -> Result:
@@ -409,7 +416,7 @@ def parser() -> argparse.ArgumentParser:
     sh.add_argument("seed", help="a seed in the catalog: qwen3-0.6b, qwen3-8b, phi-4-mini, gemma-3-1b, llama-3-8b …")
     sh.add_argument("--layers", type=whole(1, 1000, "the number of blocks"), default=None,
                     help="keep every tensor's shape but only N blocks (where the whole model does not fit)")
-    sh.add_argument("-o", "--output", help="output folder (default: the cache, SLMLAB_HOME/standins/SEED)")
+    sh.add_argument("-o", "--output", help="output folder (default: the cache, SLMLAB_HOME/standins/SEED-KEY)")
     i = add("info", cmd_info, "parameters, size class and estimated GGUF sizes, computed from the model's config")
     i.add_argument("model", help="a catalog name (qwen3-0.6b …), a hub id, or a model folder")
     b = add("bench", cmd_bench, "generation speed: llama-bench and slmlab's own path on the same file and threads")
@@ -461,6 +468,10 @@ def parser() -> argparse.ArgumentParser:
     cl.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these notebooks (default: all eight)")
     cl.add_argument("--self-test", action="store_true", help="grade: the solutions (full marks) and the untouched "
                                                              "student version (zero), to check the grading itself")
+    cl.add_argument("--jobs", type=int, default=None,
+                    help="grade: notebooks graded at once (default: one per core)")
+    cl.add_argument("--timeout", type=float, default=classroom.NOTEBOOK_TIMEOUT_S,
+                    help=f"grade: seconds one student's notebook may run (default {classroom.NOTEBOOK_TIMEOUT_S})")
     cl.add_argument("--hidden-checks", action="store_true",
                     help="for a graded test: the student version holds no check to read the answer from; autograding "
                          "restores it (release and grade alike)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 import subprocess
@@ -44,7 +45,7 @@ def test_release_writes_eight_student_notebooks_without_their_solutions(tmp_path
     assert "assert check_choice(my_choice)" in (paths.NOTEBOOKS / "01_classifying_slms.ipynb").read_text()
 
 
-def test_grading_gives_the_solutions_full_marks_and_a_wrong_or_missing_answer_none(tmp_path):
+def test_grading_gives_the_solutions_full_marks_a_wrong_answer_none_and_survives_bad_files(tmp_path):
     names = ["01_classifying_slms", "05_running_with_mlx"]  # the two quickest notebooks, run whole by nbgrader
     submissions = classroom.self_test_submissions(tmp_path, names)
     wrong = nbformat.read(submissions / "solutions" / "01_classifying_slms.ipynb", as_version=4)
@@ -52,15 +53,60 @@ def test_grading_gives_the_solutions_full_marks_and_a_wrong_or_missing_answer_no
     answer.source = 'my_choice = "Q8_0"  # 4.3 GB of weights: does not fit 4 GB'
     (submissions / "wrong").mkdir()
     nbformat.write(wrong, submissions / "wrong" / "01_classifying_slms.ipynb")  # hands in one notebook only
-    grades = classroom.grade(submissions, tmp_path / "grades.csv", names)
+    (submissions / "corrupt").mkdir()  # a file cut off while copying, and a file that is not a notebook
+    good = (submissions / "solutions" / "01_classifying_slms.ipynb").read_text()
+    (submissions / "corrupt" / "01_classifying_slms.ipynb").write_text(good[: len(good) // 2])
+    (submissions / "corrupt" / "05_running_with_mlx.ipynb").write_text('{"cells": "none"}')
+    grades = classroom.grade(submissions, tmp_path / "grades.csv", names, jobs=2, progress=False)
     scores = {(g.student, g.notebook): (g.score, g.max_score) for g in grades}
+    problems = {(g.student, g.notebook): g.problem for g in grades if g.problem}
     assert scores[("solutions", "01_classifying_slms")] == scores[("solutions", "05_running_with_mlx")] == (1, 1)
     assert scores[("untouched", "01_classifying_slms")] == scores[("untouched", "05_running_with_mlx")] == (0, 1)
     assert scores[("wrong", "01_classifying_slms")] == (0, 1) and scores[("wrong", "05_running_with_mlx")] == (0, 1)
-    assert "01_classifying_slms,,,solutions" in (tmp_path / "grades.csv").read_text()
-    html = (tmp_path / "feedback" / "wrong" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
-    feedback = unescape(re.sub(r"<[^>]+>", "", html))
-    assert "AssertionError: Q8_0 does not fit" in feedback  # the student reads why, in the check's own words
+    # every bad file scores zero with one line saying why; every other student is graded all the same
+    assert problems == {("wrong", "05_running_with_mlx"): "missing: no 05_running_with_mlx.ipynb handed in",
+                        ("corrupt", "01_classifying_slms"): problems[("corrupt", "01_classifying_slms")],
+                        ("corrupt", "05_running_with_mlx"): problems[("corrupt", "05_running_with_mlx")]}
+    assert problems[("corrupt", "01_classifying_slms")].startswith("unreadable: 01_classifying_slms.ipynb is not valid")
+    assert problems[("corrupt", "05_running_with_mlx")].startswith("not a notebook: 05_running_with_mlx.ipynb")
+    rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
+    assert len(rows) == 8 and {"student": "solutions", "notebook": "01_classifying_slms", "score": "1.0"}.items() \
+        <= next(r for r in rows if r["student"] == "solutions" and r["notebook"] == "01_classifying_slms").items()
+    assert next(r for r in rows if r["student"] == "corrupt" and r["notebook"] == "01_classifying_slms")["problem"]
+    feedback = tmp_path / "feedback"
+    html = (feedback / "wrong" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
+    assert "AssertionError: Q8_0 does not fit" in unescape(re.sub(r"<[^>]+>", "", html))  # in the check's words
+    note = (feedback / "corrupt" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
+    assert "is not valid JSON" in note  # the student with the bad file reads why too
+
+
+def test_a_submission_that_hangs_is_stopped_at_the_timeout_and_scores_zero(tmp_path):
+    import psutil
+
+    names = ["05_running_with_mlx"]
+    submissions = classroom.self_test_submissions(tmp_path, names)
+    shutil.rmtree(submissions / "untouched")
+    hangs = nbformat.read(submissions / "solutions" / "05_running_with_mlx.ipynb", as_version=4)
+    next(c for c in hangs.cells if _meta(c).get("solution")).source = "import time\ntime.sleep(3600)"
+    nbformat.write(hangs, submissions / "solutions" / "05_running_with_mlx.ipynb")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    grades = classroom.grade(submissions, tmp_path / "grades.csv", names, timeout=60, progress=False)
+    assert [(g.score, g.problem) for g in grades] == [(0, "timed out: still running after 60 s")]
+    left = {p.pid for p in psutil.Process().children(recursive=True)} - before
+    assert not left, "a kernel outlived its timed-out grading"
+
+
+def test_grading_with_a_bad_file_exits_1_and_writes_every_grade(tmp_path):
+    (tmp_path / "subs" / "ana").mkdir(parents=True)
+    (tmp_path / "subs" / "ana" / "00_start_here.ipynb").write_bytes(b"\xff\xfe not text")
+    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "classroom", "grade", str(tmp_path / "subs"),
+                           "--notebooks", "00_start_here", "-o", str(tmp_path / "g.csv")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert "unreadable: 00_start_here.ipynb is not UTF-8 text" in proc.stdout and "1 could not be graded" in proc.stdout
+    rows = list(csv.DictReader(open(tmp_path / "g.csv")))
+    assert [(r["student"], r["score"], r["problem"]) for r in rows] == [
+        ("ana", "0.0", "unreadable: 00_start_here.ipynb is not UTF-8 text")]
 
 
 def test_hidden_checks_leave_nothing_to_read_the_answer_from_and_still_grade(tmp_path):
@@ -81,7 +127,7 @@ def test_hidden_checks_leave_nothing_to_read_the_answer_from_and_still_grade(tmp
     (submissions / "wrong").mkdir()
     nbformat.write(wrong, submissions / "wrong" / "01_classifying_slms.ipynb")
     shutil.rmtree(submissions / "untouched")  # graded zero by the test above; each grading runs notebook 01 (~100 s)
-    grades = classroom.grade(submissions, tmp_path / "grades.csv", names, hidden_checks=True)
+    grades = classroom.grade(submissions, tmp_path / "grades.csv", names, hidden_checks=True, progress=False)
     assert {g.student: g.score for g in grades} == {"solutions": 1, "wrong": 0}
     html = (tmp_path / "feedback" / "wrong" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
     assert "AssertionError: Q8_0 does not fit" in unescape(re.sub(r"<[^>]+>", "", html))
