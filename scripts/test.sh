@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test, as CI runs it: offline, one thread for torch and llama.cpp, caches kept out of $HOME.
-#   scripts/test.sh          ruff, unit tests, notebooks with papermill, nbval on the notebooks
+#   scripts/test.sh          ruff, unit tests, notebooks with papermill, the seed stage, nbval against tests/expected/
 #   scripts/test.sh unit     the fast tier only: tests marked `fast` (no llama.cpp build, no servers)
+#   scripts/test.sh bench    make bench: benchmarks/bench_lesson.py, the speed claims measured and printed as ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,18 +16,28 @@ export SLMLAB_RESULTS="$PWD/build/results"  # the notebooks' measurements: never
 mkdir -p .cache build/notebooks
 
 start=$(date +%s)
+# every test has a time limit (a hung server fails its test, not the whole run); the slowest 25 are listed at the end
+PYTEST=(.venv/bin/python -m pytest -p no:cacheprovider --timeout=2400 --durations=25)
 .venv/bin/ruff check .
 if [[ "${1:-}" == unit ]]; then
-  .venv/bin/python -m pytest tests -p no:cacheprovider -m fast
+  "${PYTEST[@]}" tests -m fast
+elif [[ "${1:-}" == bench ]]; then
+  # the same environment as the tests, but every thread: speed is what is measured
+  unset OMP_NUM_THREADS MKL_NUM_THREADS OPENBLAS_NUM_THREADS SLMLAB_THREADS
+  export SLMLAB_RESULTS="$PWD/build/bench/results"
+  .venv/bin/python benchmarks/bench_lesson.py
+  exit
 else
-  .venv/bin/python -m pytest tests -p no:cacheprovider --ignore=tests/test_seed_notebooks.py
-  # the course on a seed model's shape, in a fresh process: its Olive steps need most of the machine's memory,
-  # and the process above keeps the few GB that its in-process model tests touched
-  .venv/bin/python -m pytest tests/test_seed_notebooks.py -p no:cacheprovider
-  # papermill wrote each notebook with the CI parameters into build/notebooks (tests/test_notebooks.py);
-  # nbval runs them again as a learner would, from warm caches, failing on any error, and compares the outputs of
-  # cells tagged nbval-check-output (sizes and counts computed from configs). Notebooks 03 and 06 are left out:
-  # the seed test has just run each a second time, and a third run of both cost 25 of CI's minutes on a 2-vCPU VM
-  .venv/bin/python -m pytest --nbval-lax -p no:cacheprovider $(ls build/notebooks/*.ipynb | grep -v -e /03_ -e /06_)
+  # the slowest cells of every notebook run, printed however the run ends
+  trap '.venv/bin/python scripts/slowest_cells.py 3 || true' EXIT
+  "${PYTEST[@]}" tests --ignore=tests/test_seed_notebooks.py
+  # the course on a seed's architecture (a 2-block Qwen3-0.6B stand-in), in a fresh process: its Olive steps
+  # want most of the machine's memory, and the process above keeps what its in-process model tests touched
+  "${PYTEST[@]}" tests/test_seed_notebooks.py
+  # nbval runs notebook 01 (the one with cells tagged nbval-check-output) again, as a learner would, and compares
+  # those cells with the outputs committed in tests/expected/: sizes and counts computed from the configs. The
+  # papermill run above cannot catch a change to them (it compares nothing); this run does
+  checked=$(.venv/bin/python scripts/nbval_notebooks.py)  # exits with an error when there is nothing to compare
+  "${PYTEST[@]}" --nbval-lax $checked
 fi
 echo "all tests finished in $(( $(date +%s) - start )) s"

@@ -445,11 +445,17 @@ class Divergence:
     reference_perplexity: float
 
 
-def kl_reference(gguf_path: str | Path, out: str | Path, text: str | Path | None = None, *, context: int = 512,
-                 chunks: int = 4, threads: int | None = None) -> Path:
-    """Save the reference model's token distributions (`--kl-divergence-base FILE`), once, for `kl_divergence`."""
+def kl_reference(gguf_path: str | Path, out: str | Path | None = None, text: str | Path | None = None, *,
+                 context: int = 512, chunks: int = 4, threads: int | None = None) -> Path:
+    """Save the reference model's token distributions (`--kl-divergence-base FILE`), once, for `kl_divergence`.
+    Without `out`, the file goes beside the model's, named by the text's content, the context and the chunks (the
+    model's folder in the cache is keyed by its content and llama.cpp's version): a later run reuses it."""
+    gguf_path = Path(gguf_path)
     text = Path(text) if text else heldout_text()
-    out = Path(out)
+    key = paths.content_key(paths.sha256_file(text), context, chunks)
+    out = Path(out) if out else gguf_path.with_name(f"{gguf_path.stem}-{key}.kld")
+    if out.is_file():
+        return out
     with paths.atomic_output(out) as tmp:
         _tool_log([tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context), "-b", str(context),
                    "--chunks", str(chunks), "-t", str(threads or default_threads()), "--kl-divergence-base", tmp])
@@ -542,13 +548,28 @@ def _kv_probe(path: str, context: int, swa_full: int, cache_type: str) -> None:
 
 
 def kv_cache_allocated(gguf_path: str | Path, context: int, *, swa_full: bool = False,
-                       cache_type: str = "f16") -> int:
+                       cache_type: str = "f16", cached: bool = True) -> int:
     """Bytes llama.cpp allocates for the KV cache of a context (both caches of a sliding-window model), read
     from its own log in a fresh process. `swa_full` is llama.cpp's `--swa-full`; `cache_type` its
-    `--cache-type-k/-v` (a quantized V cache needs flash attention, which is on)."""
+    `--cache-type-k/-v` (a quantized V cache needs flash attention, which is on).
+
+    The answer depends only on the file, llama.cpp's version and these arguments, so it is kept in the cache
+    under that key (`cached=False` asks llama.cpp again)."""
     read_gguf(gguf_path)
     if cache_type not in CACHE_TYPES:
         raise SlmlabError(f"cache_type must be one of {', '.join(CACHE_TYPES)}, not {cache_type!r}")
+    key = paths.content_key(paths.file_key(gguf_path), paths.llama_cpp_key(), context, swa_full, cache_type)
+    saved = paths.cache_dir() / "probes" / f"kv-{key}.json"
+    if cached and saved.is_file():
+        return json.loads(saved.read_text())["kv_cache_bytes"]
+    allocated = _kv_cache_from_llama_cpp(gguf_path, context, swa_full, cache_type)
+    with paths.atomic_output(saved) as tmp:
+        tmp.write_text(json.dumps({"file": Path(gguf_path).name, "context": context, "swa_full": swa_full,
+                                   "cache_type": cache_type, "kv_cache_bytes": allocated}))
+    return allocated
+
+
+def _kv_cache_from_llama_cpp(gguf_path: str | Path, context: int, swa_full: bool, cache_type: str) -> int:
     code = f"import sys; from slmlab.llamacpp import _kv_probe; _kv_probe(sys.argv[1], {int(context)}, " \
            f"{int(swa_full)}, {cache_type!r})"
     proc = subprocess.run([sys.executable, "-c", code, str(gguf_path)], capture_output=True, text=True, timeout=300,

@@ -40,11 +40,7 @@ class Model:
 
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-STANDIN_SUFFIX = "-standin"  # "qwen3-0.6b-standin": the seed's shape with random weights (slmlab.standins)
-
-
-def catalog_hub_id(standin_name: str) -> str:
-    return catalog.get(standin_name.removesuffix(STANDIN_SUFFIX)).hub_id or standin_name
+STANDIN_SUFFIX = standins.STANDIN_SUFFIX
 
 
 def resolve(ref: str | Path) -> Model:
@@ -53,9 +49,11 @@ def resolve(ref: str | Path) -> Model:
     if text in offline.OFFLINE_MODELS:
         m = offline.OFFLINE_MODELS[text]
         return Model(m.name, m.kind, m.locate(), m.source)
-    if text.endswith(STANDIN_SUFFIX) and text.removesuffix(STANDIN_SUFFIX) in standins.seeds():
-        folder = standins.build(text.removesuffix(STANDIN_SUFFIX))  # cached after the first build
-        return Model(text, "hf", folder, f"stand-in for {catalog_hub_id(text)}: {standins.MARK}")
+    if parsed := standins.parse_name(text):
+        seed, layers = parsed
+        folder = standins.build(seed, layers)  # cached after the first build
+        depth = f", its first {layers} blocks" if layers else ""
+        return Model(text, "hf", folder, f"stand-in for {catalog.get(seed).hub_id}{depth}: {standins.MARK}")
     registered = {e.name: e for e in hub.registered()}
     if text in registered:
         e = registered[text]
@@ -114,7 +112,9 @@ def gguf_path(ref: str | Path, outtype: str = "f16") -> Path:
     model = ref if isinstance(ref, Model) else resolve(ref)
     if model.kind == "gguf":
         return model.path
-    folder = paths.cache_dir() / "gguf" / f"{model.name}-{fingerprint(model.path)}"
+    # keyed by the weights' content and llama.cpp's version: a new converter never reuses an old file
+    key = paths.content_key(fingerprint(model.path), paths.llama_cpp_key())
+    folder = paths.cache_dir() / "gguf" / f"{model.name}-{key}"
     out = folder / f"{model.name}-{outtype.upper()}.gguf"
     if not out.is_file() and not _link_same_content(out):
         llamacpp.convert(model.path, out, outtype)
@@ -155,7 +155,8 @@ def quantized_gguf(ref: str | Path, qtype: str, threads: int | None = None, imat
     else:
         if read_gguf(model.path).file_type == qtype and not imatrix:
             return model.path
-        f16 = paths.cache_dir() / "gguf" / model.name / f"{model.name}-F16.gguf"
+        key = paths.content_key(_content_key(model.path), paths.llama_cpp_key())
+        f16 = paths.cache_dir() / "gguf" / f"{model.name}-{key}" / f"{model.name}-F16.gguf"
         if not f16.is_file():
             llamacpp.quantize(model.path, "F16", f16, allow_requantize=True, threads=threads)
     if qtype == "F16":
@@ -208,17 +209,10 @@ def hf_folder(ref: str | Path) -> Path:
 SOURCE_NOTE = "slmlab-source.json"  # which GGUF a dequantized folder came from
 
 
-def _content_key(gguf: Path, chunk: int = 4 * 2**20) -> str:
+def _content_key(gguf: Path) -> str:
     """A key for a GGUF's content, not its path: the same file installed in another venv or clone (SmolLM2
-    comes from a pip package) shares one dequantized folder. Size, head and tail: GGUF's header and the
-    weights' first and last blocks, which any change of model or quantization alters."""
-    size = gguf.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with gguf.open("rb") as f:
-        digest.update(f.read(chunk))
-        f.seek(max(0, size - chunk))
-        digest.update(f.read(chunk))
-    return digest.hexdigest()[:12]
+    comes from a pip package) shares one dequantized folder."""
+    return paths.file_key(gguf)
 
 
 def _older_dequantized(current: Path, gguf: Path) -> list[Path]:
@@ -252,6 +246,3 @@ def list_models() -> list[dict]:
 def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
-
-def read_config(model: Model) -> dict:
-    return json.loads((model.path / "config.json").read_text())

@@ -415,11 +415,27 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *, r
                        pass_seconds(log.read_text(errors="replace")), log, route, peak.bytes, predicted)
 
 
+def recipe_key(model_dir: Path) -> str:
+    """What an Olive folder depends on: the weights' content, Olive's and onnxruntime's versions, and the
+    recipe (this module's workflows). A cached folder is reused only when all four are unchanged."""
+    from importlib.metadata import version
+
+    recipe = paths.sha256_file(Path(__file__))
+    return paths.content_key(models.fingerprint(model_dir), version("olive-ai"), version("onnxruntime"),
+                             version("onnxruntime-genai"), recipe)
+
+
+def cache_folder(ref: str | Path | models.Model) -> Path:
+    """Where notebook 04 writes a model's Olive folders (one per precision), keyed by `recipe_key`."""
+    model = ref if isinstance(ref, models.Model) else models.resolve(ref)
+    return paths.cache_dir() / "olive" / f"{model.name}-{recipe_key(models.hf_folder(model))}"
+
+
 def built_folder(ref: str | Path, precision: str) -> Path:
     """The folder notebook 04 builds for a model at `precision` (in the cache), built now if it is missing;
     the INT8 precisions start from the cached fp32 folder, so the model is exported once."""
     model = ref if isinstance(ref, models.Model) else models.resolve(ref)
-    folder = paths.cache_dir() / "olive" / model.name / precision
+    folder = cache_folder(model) / precision
     if not (folder / "model.onnx").is_file():
         base = built_folder(model, "fp32") if precision in ("int8", "int8-static") else None
         optimize(models.hf_folder(model), precision, folder, base=base)

@@ -38,6 +38,20 @@ def llama_cpp_root() -> Path:
     return cache_dir() / f"llama.cpp-{LLAMA_CPP_PYTHON_VERSION}"
 
 
+def llama_cpp_key() -> str:
+    """What every file llama.cpp's tools made depends on, as a short id: the pinned source and our patches to it.
+    Cached conversions, quantizations and probes carry it in their keys, so a new llama.cpp never reuses them."""
+    digest = hashlib.sha256(LLAMA_CPP_PYTHON_VERSION.encode())
+    for patch in sorted((REPO_ROOT / "scripts" / "patches").glob("*.patch")):
+        digest.update(patch.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+def content_key(*parts: object) -> str:
+    """A short id of several things together (content ids, tool versions, arguments): a cache key."""
+    return hashlib.sha256("\x00".join(map(str, parts)).encode()).hexdigest()[:12]
+
+
 def llama_cpp_bin() -> Path:
     return llama_cpp_root() / "build" / "bin"
 
@@ -107,6 +121,19 @@ def atomic_output(target: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+
+
+def file_key(path: str | Path, chunk: int = 4 * 2**20) -> str:
+    """A quick key for a large file's content, not its path: its size, its first and its last 4 MiB. For a model
+    file that is the header and the first and last weights, which any change of model or quantization alters."""
+    path = Path(path)
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as f:
+        digest.update(f.read(chunk))
+        f.seek(max(0, size - chunk))
+        digest.update(f.read(chunk))
+    return digest.hexdigest()[:12]
 
 
 def sha256_file(path: str | Path) -> str:

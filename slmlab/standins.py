@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import time
 import zlib
@@ -34,6 +35,8 @@ from slmlab.meta import build_on_meta
 
 MARK = "slmlab stand-in: same shape, random weights"  # in every stand-in's config, model card and GGUF
 CONFIG_KEY = "slmlab_stand_in"
+# "qwen3-0.6b-standin": a seed's shape with random weights; "qwen3-0.6b-2l-standin": its first 2 blocks
+STANDIN_SUFFIX = "-standin"
 SHARD_BYTES = 2 * 10**9  # safetensors shards of at most this size (the size Hugging Face repositories use too)
 
 
@@ -83,8 +86,28 @@ def seeds() -> list[str]:
             if catalog.get(n).hub_id and catalog.get(n).config.get("model_type") in RECIPES]
 
 
-def folder_for(seed: str, layers: int | None = None) -> Path:
-    return paths.cache_dir() / "standins" / (f"{seed}-{layers}l" if layers else seed)
+def folder_for(seed: str, layers: int | None = None, seed_value: int = 0) -> Path:
+    """The cached folder of a stand-in, named by what its content follows from: the seed's config, the depth, the
+    tokenizer recipe, the random seed and torch's version (its generator makes the weights)."""
+    from importlib.metadata import version
+
+    if seed not in seeds():
+        raise SlmlabError(f"no stand-in recipe for {seed!r}; seeds: {', '.join(seeds())}")
+    config = catalog.get(seed).config
+    key = paths.content_key(json.dumps(config, sort_keys=True), layers, RECIPES[config["model_type"]], MARK,
+                            seed_value, version("torch"))
+    return paths.cache_dir() / "standins" / f"{seed}{f'-{layers}l' if layers else ''}-{key}"
+
+
+def parse_name(name: str) -> tuple[str, int | None] | None:
+    """A stand-in's course name → (seed, layers): "qwen3-0.6b-standin" is the whole model, "qwen3-0.6b-2l-standin"
+    its first two blocks (same width, tokenizer and dtype: every code path, a fraction of the time)."""
+    if not name.endswith(STANDIN_SUFFIX):
+        return None
+    base = name.removesuffix(STANDIN_SUFFIX)
+    m = re.fullmatch(r"(.+)-(\d+)l", base)
+    seed, layers = (m.group(1), int(m.group(2))) if m else (base, None)
+    return (seed, layers) if seed in seeds() else None
 
 
 def is_standin(path: str | Path) -> bool:
@@ -120,8 +143,8 @@ class Plan:
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 
 
-def plan(seed: str, layers: int | None = None) -> Plan:
-    """The seed's config (with `layers` blocks if given) and the tensors a checkpoint of it holds."""
+def seed_config(seed: str, layers: int | None = None) -> dict:
+    """The seed's published config, cut to its first `layers` blocks if given."""
     if seed not in seeds():
         raise SlmlabError(f"no stand-in recipe for {seed!r}; seeds: {', '.join(seeds())}")
     config = catalog.get(seed).config
@@ -132,6 +155,12 @@ def plan(seed: str, layers: int | None = None) -> Plan:
         config["num_hidden_layers"] = layers
         if "layer_types" in config:  # Gemma 3 lists each layer's attention type: keep the first `layers`
             config["layer_types"] = config["layer_types"][:layers]
+    return config
+
+
+def plan(seed: str, layers: int | None = None) -> Plan:
+    """The seed's config (with `layers` blocks if given) and the tensors a checkpoint of it holds."""
+    config = seed_config(seed, layers)
     dtype = config.get("torch_dtype") or config.get("dtype") or "bfloat16"
     model = build_on_meta(config)
     config.setdefault("architectures", [type(model).__name__])
@@ -308,7 +337,7 @@ def build(seed: str, layers: int | None = None, out: str | Path | None = None, s
           progress: bool = True) -> Path:
     """A cached Hugging Face folder standing in for `seed` (a catalog name such as "qwen3-0.6b"):
     its published config, its real tokenizer where one ships offline, seeded random weights."""
-    folder = Path(out) if out else folder_for(seed, layers)
+    folder = Path(out) if out else folder_for(seed, layers, seed_value)
     if is_standin(folder) and (folder / "tokenizer_config.json").is_file():
         return folder
     p = plan(seed, layers)

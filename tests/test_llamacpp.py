@@ -1,6 +1,6 @@
 import pytest
 
-from slmlab import SlmlabError, llamacpp
+from slmlab import SlmlabError, llamacpp, paths
 from slmlab.gguf_file import read_gguf
 
 
@@ -111,3 +111,19 @@ def test_importance_matrix_of_a_large_vocabulary_fits_binders_memory(gemma, tmp_
         out = llamacpp.importance_matrix(gemma, tmp_path / "imatrix.gguf", chunks=2, threads=1)
     assert len(read_gguf(out).tensors) > 100  # a matrix for every layer's weights
     assert peak.bytes < 1.2e9, f"llama-imatrix peaked at {peak.bytes / 1e9:.2f} GB"
+
+
+def test_kv_cache_probe_is_cached_by_content_and_the_cached_answer_is_llama_cpps(gemma, tmp_path, monkeypatch):
+    # one real run of the probe in every CI run, in a cache of its own; the second answer comes from that cache
+    monkeypatch.setenv("SLMLAB_HOME", str(tmp_path))
+    fresh = llamacpp.kv_cache_allocated(gemma, 1024, cached=False)
+    assert list((tmp_path / "probes").glob("kv-*.json"))
+    assert llamacpp.kv_cache_allocated(gemma, 1024) == fresh
+    assert llamacpp.kv_cache_allocated(gemma, 1024, swa_full=True) > fresh  # other arguments, another key
+    # the same content under another name shares the answer; llama.cpp's version is part of the key
+    twin = tmp_path / "renamed.gguf"
+    twin.symlink_to(gemma)
+    assert llamacpp.kv_cache_allocated(twin, 1024) == fresh
+    saved = len(list((tmp_path / "probes").glob("kv-*.json")))
+    monkeypatch.setattr(paths, "llama_cpp_key", lambda: "another-build")
+    assert llamacpp.kv_cache_allocated(gemma, 1024) == fresh and len(list((tmp_path / "probes").glob("*"))) > saved

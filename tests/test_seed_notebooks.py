@@ -1,9 +1,13 @@
-"""The course on a seed model's real shape: the notebooks run with MODEL = the Qwen3-0.6B stand-in.
+"""The course on a seed model's architecture: the notebooks run with MODEL = a 2-block Qwen3-0.6B stand-in.
 
 A learner with internet changes one parameter to run a lesson on a seed model; the stand-in (Qwen3-0.6B's
-published config, its real tokenizer, random weights) goes through exactly the code a real checkpoint takes.
+published config cut to its first 2 of 28 blocks, its real tokenizer, chat template and bfloat16, random weights)
+goes through exactly the code a real checkpoint takes: the converter, llama-quantize, Olive's ModelBuilder route,
+MLX, llama-server and vLLM. None of that depends on depth, so 2 blocks cover it in a fraction of the time; figures
+that need the full depth (speed ordering, Olive's memory model, the advisor's prediction) are `make bench`'s.
 Each notebook must say it is a stand-in and show no quality figure for it. Results go to their own folder so
-that they do not replace the slm-nano runs' (build/results-seeds).
+that they do not replace the slm-nano runs' (build/results-seeds). Notebook 07 takes no model parameter: the main
+run covers it.
 
 Notebooks 02 and 03 take the learner's online path for real: a mirror (olah, on 127.0.0.1) serves the stand-in
 under the seed's own id, `Qwen/Qwen3-0.6B`, and its Q8_0 GGUF as `Qwen/Qwen3-0.6B-GGUF`, into a Hugging Face
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import papermill as pm
 import pytest
@@ -24,11 +29,12 @@ from slmlab import measure, mirror, models, paths
 pytestmark = pytest.mark.notebook
 
 OUT = paths.REPO_ROOT / "build" / "notebooks-seeds"
+STANDIN = "qwen3-0.6b-2l-standin"  # Qwen3-0.6B's first 2 blocks: same width, vocabulary, template and dtype
 
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory) -> str:
-    folder = models.resolve("qwen3-0.6b-standin").path  # slmlab shape qwen3-0.6b (cached)
+    folder = models.resolve(STANDIN).path  # slmlab shape qwen3-0.6b --layers 2 (cached)
     os.environ["SLMLAB_RESULTS"] = str(paths.REPO_ROOT / "build" / "results-seeds")
     yield str(folder)
     os.environ["SLMLAB_RESULTS"] = str(paths.REPO_ROOT / "build" / "results")
@@ -41,10 +47,11 @@ def seed_mirror_root(standin, tmp_path_factory):
     mirror.add_model(root, "Qwen/Qwen3-0.6B", standin)
     gguf_repo = root / "models" / "Qwen" / "Qwen3-0.6B-GGUF"
     gguf_repo.mkdir(parents=True)
-    shutil.copy(models.quantized_gguf("qwen3-0.6b-standin", "Q8_0"), gguf_repo / "Qwen3-0.6B-Q8_0.gguf")
-    (gguf_repo / "README.md").write_text("Qwen3-0.6B stand-in, Q8_0 (random weights: slmlab shape qwen3-0.6b)\n")
+    shutil.copy(models.quantized_gguf(STANDIN, "Q8_0"), gguf_repo / "Qwen3-0.6B-Q8_0.gguf")
+    (gguf_repo / "README.md").write_text("Qwen3-0.6B stand-in, 2 blocks, Q8_0 (random weights: slmlab shape "
+                                         "qwen3-0.6b --layers 2)\n")
     yield root
-    shutil.rmtree(root, ignore_errors=True)  # 1.8 GB
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture()
@@ -67,14 +74,16 @@ def run(name: str, **parameters):
                                kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
 
 
-def test_01_counts_the_stand_in_folder_as_qwen3_0_6b(standin):
+def test_01_counts_the_stand_in_folder_from_its_config(standin):
     nb = run("01_classifying_slms", MODEL=standin)
     r = measure.load_results("01_classifying_slms")
-    assert r["model"]["params"] == 596_049_920 and r["model"]["stand_in"] is True
+    # counted from the config alone (a model built on the meta device) = the tensors the safetensors file holds
+    assert r["model"]["params"] == models.parameter_count(Path(standin)) and r["model"]["stand_in"] is True
+    assert r["model"]["params"] < 596_049_920  # 2 of Qwen3-0.6B's 28 blocks
     assert "config from" in outputs(nb) and plots(nb) >= 3
 
 
-def test_02_acquires_the_seed_from_the_mirror_with_every_file_checked(online):
+def test_02_acquires_the_seed_from_the_mirror_with_every_file_checked(online, standin):
     nb = run("02_acquiring_models", REPO="Qwen/Qwen3-0.6B", GGUF_REPO="Qwen/Qwen3-0.6B-GGUF", INCLUDE="*Q8_0.gguf")
     text = outputs(nb)
     r = measure.load_results("02_acquiring_models")
@@ -82,7 +91,9 @@ def test_02_acquires_the_seed_from_the_mirror_with_every_file_checked(online):
     assert "has no search" in text  # said, not hidden
     files = {f["file"]: f for f in r["files"]}
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(files)
-    assert files["model.safetensors"]["MB"] > 1000  # Qwen3-0.6B's real size in bfloat16
+    # the file the mirror served, byte for byte the stand-in's (bfloat16: 2 bytes a parameter)
+    assert files["model.safetensors"]["MB"] * 1e6 == pytest.approx((Path(standin) / "model.safetensors").stat().st_size,
+                                                                   abs=1e4)
     assert [c["file"] for c in r["download_checks"]] == ["Qwen3-0.6B-Q8_0.gguf"]
     assert all(c["ok"] for c in r["download_checks"])
     assert r["pull"]["exit"] == 0 and "model.safetensors" in r["pull"]["files"]
@@ -104,20 +115,20 @@ def test_03_measures_the_seed_pulled_by_its_hub_id_without_any_quality_figure(on
     assert set(table) == {"F16", "Q8_0", "Q4_K_M"}
     assert table["Q4_K_M"]["bytes"] < table["Q8_0"]["bytes"] < table["F16"]["bytes"]
     assert all(abs(row["estimated bytes"] / row["bytes"] - 1) < 0.005 for row in table.values())
-    # generation reads every weight per token: the smaller file is faster on Qwen3-0.6B's real shape
-    assert table["Q4_K_M"]["tg tok/s"] > table["F16"]["tg tok/s"]
     assert not any(c["claim"].startswith("Q8_0 keeps") for c in r["claims"])  # no quality verdict from noise
     assert "✓" in text
 
 
 def test_04_runs_olive_on_a_bfloat16_checkpoint_within_memory(standin):
-    # the static INT8 recipe needs the exported graph, which a 0.6B model's export (~45 GB) cannot give on 24 GB
-    nb = run("04_optimizing_with_olive", MODEL=standin, THREADS=1, PRECISIONS=["fp32", "int8", "int4"])
+    # ModelBuilder's route, which the full 0.6B model takes because its export (~45 GB) cannot fit in 24 GB; the
+    # static INT8 recipe needs the exported graph, so it is left out
+    nb = run("04_optimizing_with_olive", MODEL=standin, THREADS=1, PRECISIONS=["fp32", "int8", "int4"],
+             ROUTE="builder")
     text = outputs(nb)
     r = measure.load_results("04_optimizing_with_olive")
     built = {m["precision"]: m for m in r["models"]}
     assert set(built) == {"fp32", "int8", "int4"}, r["skipped"]  # each fits a 24 GB machine, or was refused
-    assert r["route"] == "builder"  # the export would not fit: ModelBuilder reads the weights itself
+    assert r["route"] == "builder"  # ModelBuilder reads the bfloat16 weights itself
     assert "MatMulNBits" in built["int4"]["quantized_ops"] and "MatMulInteger" in built["int8"]["quantized_ops"]
     # each step stayed within the memory the preflight predicted (it refuses what would not fit)
     assert all(m["peak_bytes"] <= 1.15 * m["predicted_peak_bytes"] for m in built.values())
@@ -127,7 +138,7 @@ def test_04_runs_olive_on_a_bfloat16_checkpoint_within_memory(standin):
 
 
 def test_05_mlx_converts_the_stand_in_and_marks_its_text(standin):
-    # MLX's CPU backend takes ~3 s a token through a quantized 0.6B model (measured): 16 tokens, not 256
+    # MLX's CPU backend is slow on quantized layers (~3 s a token through the full 0.6B model): 16 tokens, not 256
     nb = run("05_running_with_mlx", MODEL=standin, N_TOKENS=4, CHUNKS=1, CONTEXT=16)
     r = measure.load_results("05_running_with_mlx")
     mlx = {m["model"]: m for m in r["mlx"]}
@@ -146,12 +157,3 @@ def test_06_serves_the_stand_in_and_shows_qwen3s_thinking_switch(standin):
     assert "<think>\n\n</think>" in text  # enable_thinking=False pre-fills an empty think block
     assert "Paris" in r["chat"]["answer"]  # chat goes to the instruction-tuned model
     assert r["foundry_local"]["template"] == "the model's own"  # Qwen3's template was kept
-
-
-def test_07_advises_with_the_stand_ins_measured_speed(standin):
-    run("07_choosing_a_model")
-    r = measure.load_results("07_choosing_a_model")
-    checks = {(c["seed (stand-in)"], c["type"]): c for c in r["seed_checks"]}
-    assert set(checks) == {("qwen3-0.6b", "Q8_0"), ("qwen3-0.6b", "Q4_K_M")}
-    assert all(c["measured tok/s"] > 0 and abs(c["speed error"]) < 1.0 for c in checks.values())
-    assert all(row["passed"] == "✓" for row in r["security"])

@@ -20,7 +20,10 @@ from slmlab import SlmlabError, serve
 def server(nano_quants):
     with serve.start_llama_server(nano_quants["Q8_0"], parallel=4, threads=1) as s:
         yield s
-    assert not os.path.exists(f"/proc/{s.process.pid}") or s.process.poll() is not None
+    # stopped means gone: no process left under that pid (stop() reaps it) and nothing listening on the port
+    assert s.process.returncode is not None and not psutil.pid_exists(s.process.pid)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", s.port)) != 0
 
 
 def test_listens_on_loopback_only(server):
