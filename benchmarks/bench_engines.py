@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from slmlab import llamacpp, models, serve
+from slmlab import models, serve, toolrun
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     args = p.parse_args()
     model = models.resolve(args.model)
     sixteen = models.quantized_gguf(model, "F16") if model.kind == "hf" else model.path
-    threads = args.threads or llamacpp.default_threads()
+    threads = args.threads or toolrun.default_threads()
     gpu = ["-ngl", "999"] if args.device == "cuda" else []
     starters = {
         "llama-server": lambda: serve.start_llama_server(sixteen, parallel=max(args.clients), threads=threads,

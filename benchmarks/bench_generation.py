@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from slmlab import llamacpp, models
+from slmlab import binding, models
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     args = p.parse_args()
     for ref in args.models:
-        b = llamacpp.bench(models.gguf_path(ref), threads=args.threads, reps=args.reps)
+        b = binding.bench(models.gguf_path(ref), threads=args.threads, reps=args.reps)
         print(f"{ref:14s} threads={b.threads}  llama-bench tg {b.llama_bench_tg:8.1f} tok/s  "
               f"slmlab {b.ours_tg:8.1f} tok/s  ratio {b.ratio:.3f}  (target ≥ 0.95)")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from slmlab import llamacpp, models, serve
+from slmlab import models, serve, toolrun
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     gguf = models.gguf_path(args.model)
     rps = {}
     for slots in args.slots:
-        with serve.start_llama_server(gguf, parallel=slots, threads=args.threads or llamacpp.default_threads()) as s:
+        with serve.start_llama_server(gguf, parallel=slots, threads=args.threads or toolrun.default_threads()) as s:
             r = serve.load_test(s.base_url, args.clients, args.per_client, max_tokens=args.max_tokens)
         rps[slots] = r.requests_per_s
         print(f"{args.model}: {slots} slot(s)  {r.requests} requests, {r.errors} errors  "

@@ -13,10 +13,12 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from slmlab import (
+    binding,
     catalog,
     classroom,
     compare,
@@ -57,6 +59,25 @@ def gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
+# Every subcommand: its name, its one-line help and the function that adds its arguments, registered by the
+# `command` decorator on its handler (the arguments sit just above the handler they feed).
+Handler = Callable[[argparse.Namespace], "Result"]
+Arguments = Callable[[argparse.ArgumentParser], None]
+COMMANDS: dict[str, tuple[Handler, str, Arguments | None]] = {}
+
+
+def command(name: str, help: str, arguments: Arguments | None = None) -> Callable[[Handler], Handler]:
+    def register(func: Handler) -> Handler:
+        COMMANDS[name] = (func, help, arguments)
+        return func
+    return register
+
+
+def doctor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-network", action="store_true", help="skip the hub reachability check")
+
+
+@command("doctor", "check tools, packages, models and hardware; exit 1 if the course cannot run", doctor_arguments)
 def cmd_doctor(args: argparse.Namespace) -> Result:
     report = doctor.run_checks(check_network=not args.no_network)
     rows = [{"": "ok" if c.ok else ("MISSING" if c.required else "--"), "check": c.name, "detail": c.detail,
@@ -70,6 +91,14 @@ def cmd_doctor(args: argparse.Namespace) -> Result:
     return Result(report.as_dict(), text, 0 if report.ready else 1)
 
 
+def models_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--add", nargs=2, metavar=("NAME", "PATH"),
+                   help="register a model file under NAME (records its SHA-256)")
+    p.add_argument("--verify", metavar="NAME", help="check a registered file against its recorded SHA-256")
+    p.add_argument("--remove", metavar="NAME", help="remove NAME from the registry (the file stays)")
+
+
+@command("models", "list the offline and registered models; manage the local registry", models_arguments)
 def cmd_models(args: argparse.Namespace) -> Result:
     if args.add:
         e = hub.register(args.add[0], args.add[1], source="added with slmlab models --add")
@@ -87,6 +116,13 @@ def cmd_models(args: argparse.Namespace) -> Result:
     return Result(rows, text)
 
 
+def convert_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="slm-nano, a model folder, or a hub id")
+    p.add_argument("--outtype", default="f16", help="f32, f16, bf16, q8_0, tq1_0 or tq2_0 (default f16)")
+    p.add_argument("-o", "--output", help="output .gguf (default MODEL-OUTTYPE.gguf here)")
+
+
+@command("convert", "Hugging Face model → GGUF with llama.cpp's convert_hf_to_gguf.py", convert_arguments)
 def cmd_convert(args: argparse.Namespace) -> Result:
     model = models.resolve(args.model)
     if model.kind != "hf":
@@ -96,15 +132,33 @@ def cmd_convert(args: argparse.Namespace) -> Result:
     return Result(_gguf_row(info), table([_gguf_row(info)]))
 
 
+def quantize_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="an F16/BF16/F32 .gguf file")
+    p.add_argument("type", help="quantization type, e.g. Q4_0, Q8_0, Q4_K_M, TQ2_0")
+    p.add_argument("-o", "--output", help="output .gguf (default SOURCE-TYPE.gguf beside the source)")
+    p.add_argument("--allow-requantize", action="store_true", help="allow a source that is already quantized")
+    p.add_argument("--threads", type=THREADS, default=None)
+
+
+@command("quantize", "GGUF → quantized GGUF with llama-quantize", quantize_arguments)
 def cmd_quantize(args: argparse.Namespace) -> Result:
     info = llamacpp.quantize(args.source, args.type, args.output, allow_requantize=args.allow_requantize,
                              threads=args.threads)
     return Result(_gguf_row(info), table([_gguf_row(info)]))
 
 
+def generate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="slm-nano, gemma-3-270m, a .gguf file or a model folder")
+    p.add_argument("prompt")
+    p.add_argument("-n", type=TOKENS, default=32, help="tokens to generate")
+    p.add_argument("--threads", type=THREADS, default=None)
+    p.add_argument("--temperature", type=non_negative("the temperature"), default=0.0)
+
+
+@command("generate", "complete a prompt with llama-cpp-python and measure tokens/s", generate_arguments)
 def cmd_generate(args: argparse.Namespace) -> Result:
     path = models.gguf_path(args.model)
-    g = llamacpp.generate(path, args.prompt, args.n, threads=args.threads, temperature=args.temperature)
+    g = binding.generate(path, args.prompt, args.n, threads=args.threads, temperature=args.temperature)
     data = {"model": g.model, "prompt": g.prompt, "text": g.text, "prompt_tokens": g.prompt_tokens,
             "generated_tokens": g.generated_tokens, "prompt_tokens_per_s": round(g.prompt_tokens_per_s, 2),
             "tokens_per_s": round(g.tokens_per_s, 2), "threads": g.threads}
@@ -113,6 +167,14 @@ def cmd_generate(args: argparse.Namespace) -> Result:
                         f"{g.threads} threads)")
 
 
+def pull_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("repo", help="a hub id, e.g. Qwen/Qwen3-0.6B")
+    p.add_argument("--include", action="append",
+                    help="only files matching this pattern (repeatable), e.g. '*Q4_K_M.gguf'")
+    p.add_argument("--name", help="registry name for a downloaded GGUF")
+
+
+@command("pull", "download a model from the Hugging Face hub, checking SHA-256s (needs a network)", pull_arguments)
 def cmd_pull(args: argparse.Namespace) -> Result:
     folder, checks = hub.download(args.repo, args.include)
     for c in checks:
@@ -126,6 +188,11 @@ def cmd_pull(args: argparse.Namespace) -> Result:
     return Result({"repo": args.repo, "path": str(folder), "checks": checks}, text)
 
 
+def info_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a catalog name (qwen3-0.6b …), a hub id, or a model folder")
+
+
+@command("info", "parameters, size class and estimated GGUF sizes, computed from the model's config", info_arguments)
 def cmd_info(args: argparse.Namespace) -> Result:
     i = catalog.info(args.model)
     data = {"name": i.name, "params": i.params, "embedding_params": i.embedding,
@@ -141,6 +208,16 @@ def cmd_info(args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
+def shape_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("seed", help="a seed in the catalog: qwen3-0.6b, qwen3-8b, phi-4-mini, gemma-3-1b, llama-3-8b …")
+    p.add_argument("--layers", type=whole(1, 1000, "the number of blocks"), default=None,
+                    help="keep every tensor's shape but only N blocks (where the whole model does not fit)")
+    p.add_argument("-o", "--output", help="output folder (default: the cache, SLMLAB_HOME/standins/SEED-KEY)")
+
+
+@command("shape", "build a same-shape stand-in of a seed model: its published config and real "
+                                 "tokenizer, random weights (its sizes, speed and memory are the seed's; "
+                                 "its text means nothing)", shape_arguments)
 def cmd_shape(args: argparse.Namespace) -> Result:
     p = standins.plan(args.seed, args.layers)
     folder = standins.build(args.seed, args.layers, args.output)
@@ -156,8 +233,17 @@ def cmd_shape(args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
+def bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
+    p.add_argument("--threads", type=THREADS, default=None)
+    p.add_argument("--n-prompt", type=TOKENS, default=64)
+    p.add_argument("--n-gen", type=TOKENS, default=64)
+    p.add_argument("--reps", type=whole(1, 100, "the number of repetitions"), default=3)
+
+
+@command("bench", "generation speed: llama-bench and slmlab's own path on the same file and threads", bench_arguments)
 def cmd_bench(args: argparse.Namespace) -> Result:
-    b = llamacpp.bench(models.gguf_path(args.model), threads=args.threads, n_prompt=args.n_prompt, n_gen=args.n_gen,
+    b = binding.bench(models.gguf_path(args.model), threads=args.threads, n_prompt=args.n_prompt, n_gen=args.n_gen,
                        reps=args.reps)
     data = {"model": b.model, "threads": b.threads, "n_prompt": b.n_prompt, "n_gen": b.n_gen,
             "llama_bench": {"prompt_tokens_per_s": round(b.llama_bench_pp, 2),
@@ -174,6 +260,31 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def serve_until_stopped(server: serve.Server) -> None:
+    """Wait while the server runs; stop it on Ctrl-C, on SIGTERM (`kill`, systemd) or when it dies."""
+    try:
+        while server.alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="an offline model, a stand-in, a .gguf file or a Hugging Face folder")
+    p.add_argument("--engine", choices=["llama-server", "vllm"], default="llama-server",
+                    help="llama-server (a GGUF) or vLLM's CPU backend (a Hugging Face folder; its own venv)")
+    p.add_argument("--port", type=PORT, default=None, help="default: a free port")
+    p.add_argument("--api-key", default=None, help="require this key (Authorization: Bearer KEY)")
+    p.add_argument("--parallel", type=whole(1, 256, "the number of slots"), default=1,
+                    help="sequences decoded together (llama-server's slots, vLLM's --max-num-seqs)")
+    p.add_argument("--context", type=CONTEXT, default=512, help="context tokens per sequence")
+    p.add_argument("--threads", type=THREADS, default=None)
+
+
+@command("serve", "serve a model with an OpenAI-compatible API on 127.0.0.1: llama-server or vLLM (Ctrl-C stops it)",
+         serve_arguments)
 def cmd_serve(args: argparse.Namespace) -> Result:
     if args.engine == "vllm":  # vLLM loads Hugging Face folders; a GGUF-only model is dequantized into one (cached)
         model = models.resolve(args.model)
@@ -189,16 +300,22 @@ def cmd_serve(args: argparse.Namespace) -> Result:
     signal.signal(signal.SIGTERM, _interrupt)
     print(f"serving {args.model} with {args.engine} at {server.base_url}/v1 (loopback only; Ctrl-C stops it)",
           file=sys.stderr, flush=True)
-    try:
-        while server.alive():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_until_stopped(server)
     return Result(info, f"stopped the server at {server.base_url}")
 
 
+def mirror_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("root", help="a folder with models at ROOT/models/ORG/NAME (git repositories or plain folders)")
+    p.add_argument("--port", type=PORT, default=None, help="default: a free port")
+    p.add_argument("--lan", action="store_true", help="listen on every interface, not only 127.0.0.1")
+    p.add_argument("--proxy", action="store_true", help="also fetch what ROOT lacks from huggingface.co, "
+                                                          "keeping a copy (needs the internet)")
+    p.add_argument("--add", action="append", metavar="ORG/NAME=FOLDER",
+                    help="copy a model folder into ROOT as ORG/NAME first (repeatable)")
+
+
+@command("mirror", "serve models over the Hugging Face protocol (olah) for a classroom or tests; "
+                                   "students set HF_ENDPOINT (Ctrl-C stops it)", mirror_arguments)
 def cmd_mirror(args: argparse.Namespace) -> Result:
     for spec in args.add or []:
         repo_id, _, folder = spec.partition("=")
@@ -214,16 +331,29 @@ def cmd_mirror(args: argparse.Namespace) -> Result:
           f"({'the whole network can reach it' if args.lan else 'loopback only'}; Ctrl-C stops it)\n"
           f"students set:  export HF_ENDPOINT={url}\n" + "\n".join(f"  {r}" for r in repos),
           file=sys.stderr, flush=True)
-    try:
-        while server.alive():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_until_stopped(server)
     return Result({"url": url, "repositories": repos}, f"stopped the mirror at {url}")
 
 
+def classroom_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["release", "grade"])
+    p.add_argument("submissions", nargs="?", help="grade: a folder SUBMISSIONS/STUDENT/NOTEBOOK.ipynb")
+    p.add_argument("-o", "--output", required=True, help="release: a folder for the student notebooks; "
+                                                          "grade: the grades CSV (feedback goes beside it)")
+    p.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these notebooks (default: all eight)")
+    p.add_argument("--self-test", action="store_true", help="grade: the solutions (full marks) and the untouched "
+                                                             "student version (zero), to check the grading itself")
+    p.add_argument("--jobs", type=int, default=None,
+                    help="grade: notebooks graded at once (default: one per core)")
+    p.add_argument("--timeout", type=float, default=classroom.NOTEBOOK_TIMEOUT_S,
+                    help=f"grade: seconds one student's notebook may run (default {classroom.NOTEBOOK_TIMEOUT_S})")
+    p.add_argument("--hidden-checks", action="store_true",
+                    help="for a graded test: the student version holds no check to read the answer from; autograding "
+                         "restores it (release and grade alike)")
+
+
+@command("classroom", "student versions of the notebooks without solutions (release), and "
+                                         "nbgrader's autograding of what students hand in (grade)", classroom_arguments)
 def cmd_classroom(args: argparse.Namespace) -> Result:
     if args.action == "release":
         written = classroom.release(Path(args.output), args.notebooks, args.hidden_checks)
@@ -254,6 +384,15 @@ def cmd_classroom(args: argparse.Namespace) -> Result:
     return Result([vars(g) for g in grades], table(rows) + summary, status)
 
 
+def olive_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="slm-nano, gemma-3-270m (its GGUF, dequantized), or a Hugging Face model folder")
+    p.add_argument("--precision", choices=olive.PRECISIONS, default="int8")
+    p.add_argument("-o", "--output", help="output folder (default MODEL-onnx-PRECISION)")
+    p.add_argument("--chunks", type=CHUNKS, default=4, help="held-out chunks of 256 tokens for the comparison")
+
+
+@command("olive", "Olive: HF model → ONNX (fp32, int8 dynamic, int8-static calibrated QDQ, "
+                                 "int4 ModelBuilder), compared with PyTorch", olive_arguments)
 def cmd_olive(args: argparse.Namespace) -> Result:
     model = models.resolve(args.model)
     folder = models.hf_folder(model)  # Olive starts from transformers weights: a GGUF is dequantized first
@@ -273,6 +412,16 @@ def cmd_olive(args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
+def mlx_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="slm-nano, gemma-3-270m (its GGUF, dequantized), or a Hugging Face model folder")
+    p.add_argument("--q-bits", type=int, choices=[4, 8], default=4)
+    p.add_argument("--group-size", type=int, choices=[32, 64, 128], default=64)
+    p.add_argument("-o", "--output", help="output folder (default MODEL-mlx-QBITSbit)")
+    p.add_argument("--prompt", default="Return the number of")
+    p.add_argument("-n", type=TOKENS, default=16)
+
+
+@command("mlx", "MLX: mlx_lm.convert to 4- or 8-bit, then generate", mlx_arguments)
 def cmd_mlx(args: argparse.Namespace) -> Result:
     model = models.resolve(args.model)
     folder = models.hf_folder(model)  # mlx_lm.convert starts from transformers weights: a GGUF is dequantized first
@@ -287,6 +436,19 @@ def cmd_mlx(args: argparse.Namespace) -> Result:
     return Result(data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
+def foundry_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="an ONNX Runtime GenAI folder (genai_config.json), or a model reference "
+                                  "(slm-nano, gemma-3-270m …) to build one with Olive")
+    p.add_argument("--id", default="slmlab-local-generic-cpu:1", help="model id, NAME:VERSION")
+    p.add_argument("--prompt", default="Return the number of")
+    p.add_argument("-n", type=TOKENS, default=16)
+    p.add_argument("--add-template", action="store_true",
+                    help="give a base model a chat template (Gemma's turns for Gemma, else pass-through)")
+    p.add_argument("--web", action="store_true", help="also try the SDK's OpenAI-compatible web service")
+
+
+@command("foundry", "Foundry Local in process: register an ONNX Runtime GenAI folder, load it, chat, unload",
+         foundry_arguments)
 def cmd_foundry(args: argparse.Namespace) -> Result:
     path = Path(args.model)
     if not (path / "genai_config.json").is_file():  # a model reference: build its INT4 folder with Olive first
@@ -309,6 +471,15 @@ def cmd_foundry(args: argparse.Namespace) -> Result:
     return Result(data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
+def ppl_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
+    p.add_argument("--text", help="a text file (default: slm-nano's held-out text)")
+    p.add_argument("--context", type=CONTEXT, default=256, help="tokens per chunk (default 256)")
+    p.add_argument("--chunks", type=CHUNKS, default=None, help="at most this many chunks (default: the whole text)")
+    p.add_argument("--threads", type=THREADS, default=None)
+
+
+@command("ppl", "perplexity of a model on a text with llama-perplexity (lower is better)", ppl_arguments)
 def cmd_ppl(args: argparse.Namespace) -> Result:
     path = models.gguf_path(args.model)
     p = llamacpp.perplexity(path, args.text, context=args.context, chunks=args.chunks, threads=args.threads)
@@ -366,121 +537,12 @@ CHUNKS = whole(1, 100_000, "the number of chunks")
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="slmlab", description="Small language models on edge hardware: the course's command.")
     sub = p.add_subparsers(dest="command", required=True)
-
-    def add(name: str, func, help: str) -> argparse.ArgumentParser:
+    for name, (func, help, arguments) in COMMANDS.items():
         sp = sub.add_parser(name, help=help, description=help)
         sp.add_argument("--json", action="store_true", help="print JSON for scripts")
         sp.set_defaults(func=func)
-        return sp
-
-    d = add("doctor", cmd_doctor, "check tools, packages, models and hardware; exit 1 if the course cannot run")
-    d.add_argument("--no-network", action="store_true", help="skip the hub reachability check")
-    m = add("models", cmd_models, "list the offline and registered models; manage the local registry")
-    m.add_argument("--add", nargs=2, metavar=("NAME", "PATH"),
-                   help="register a model file under NAME (records its SHA-256)")
-    m.add_argument("--verify", metavar="NAME", help="check a registered file against its recorded SHA-256")
-    m.add_argument("--remove", metavar="NAME", help="remove NAME from the registry (the file stays)")
-    pl = add("pull", cmd_pull, "download a model from the Hugging Face hub, checking SHA-256s (needs a network)")
-    pl.add_argument("repo", help="a hub id, e.g. Qwen/Qwen3-0.6B")
-    pl.add_argument("--include", action="append",
-                    help="only files matching this pattern (repeatable), e.g. '*Q4_K_M.gguf'")
-    pl.add_argument("--name", help="registry name for a downloaded GGUF")
-    mr = add("mirror", cmd_mirror, "serve models over the Hugging Face protocol (olah) for a classroom or tests; "
-                                   "students set HF_ENDPOINT (Ctrl-C stops it)")
-    mr.add_argument("root", help="a folder with models at ROOT/models/ORG/NAME (git repositories or plain folders)")
-    mr.add_argument("--port", type=PORT, default=None, help="default: a free port")
-    mr.add_argument("--lan", action="store_true", help="listen on every interface, not only 127.0.0.1")
-    mr.add_argument("--proxy", action="store_true", help="also fetch what ROOT lacks from huggingface.co, "
-                                                          "keeping a copy (needs the internet)")
-    mr.add_argument("--add", action="append", metavar="ORG/NAME=FOLDER",
-                    help="copy a model folder into ROOT as ORG/NAME first (repeatable)")
-    c = add("convert", cmd_convert, "Hugging Face model → GGUF with llama.cpp's convert_hf_to_gguf.py")
-    c.add_argument("model", help="slm-nano, a model folder, or a hub id")
-    c.add_argument("--outtype", default="f16", help="f32, f16, bf16, q8_0, tq1_0 or tq2_0 (default f16)")
-    c.add_argument("-o", "--output", help="output .gguf (default MODEL-OUTTYPE.gguf here)")
-    q = add("quantize", cmd_quantize, "GGUF → quantized GGUF with llama-quantize")
-    q.add_argument("source", help="an F16/BF16/F32 .gguf file")
-    q.add_argument("type", help="quantization type, e.g. Q4_0, Q8_0, Q4_K_M, TQ2_0")
-    q.add_argument("-o", "--output", help="output .gguf (default SOURCE-TYPE.gguf beside the source)")
-    q.add_argument("--allow-requantize", action="store_true", help="allow a source that is already quantized")
-    q.add_argument("--threads", type=THREADS, default=None)
-    g = add("generate", cmd_generate, "complete a prompt with llama-cpp-python and measure tokens/s")
-    g.add_argument("model", help="slm-nano, gemma-3-270m, a .gguf file or a model folder")
-    g.add_argument("prompt")
-    g.add_argument("-n", type=TOKENS, default=32, help="tokens to generate")
-    g.add_argument("--threads", type=THREADS, default=None)
-    g.add_argument("--temperature", type=non_negative("the temperature"), default=0.0)
-    sh = add("shape", cmd_shape, "build a same-shape stand-in of a seed model: its published config and real "
-                                 "tokenizer, random weights (its sizes, speed and memory are the seed's; "
-                                 "its text means nothing)")
-    sh.add_argument("seed", help="a seed in the catalog: qwen3-0.6b, qwen3-8b, phi-4-mini, gemma-3-1b, llama-3-8b …")
-    sh.add_argument("--layers", type=whole(1, 1000, "the number of blocks"), default=None,
-                    help="keep every tensor's shape but only N blocks (where the whole model does not fit)")
-    sh.add_argument("-o", "--output", help="output folder (default: the cache, SLMLAB_HOME/standins/SEED-KEY)")
-    i = add("info", cmd_info, "parameters, size class and estimated GGUF sizes, computed from the model's config")
-    i.add_argument("model", help="a catalog name (qwen3-0.6b …), a hub id, or a model folder")
-    b = add("bench", cmd_bench, "generation speed: llama-bench and slmlab's own path on the same file and threads")
-    b.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
-    b.add_argument("--threads", type=THREADS, default=None)
-    b.add_argument("--n-prompt", type=TOKENS, default=64)
-    b.add_argument("--n-gen", type=TOKENS, default=64)
-    b.add_argument("--reps", type=whole(1, 100, "the number of repetitions"), default=3)
-    sv = add("serve", cmd_serve,
-             "serve a model with an OpenAI-compatible API on 127.0.0.1: llama-server or vLLM (Ctrl-C stops it)")
-    sv.add_argument("model", help="an offline model, a stand-in, a .gguf file or a Hugging Face folder")
-    sv.add_argument("--engine", choices=["llama-server", "vllm"], default="llama-server",
-                    help="llama-server (a GGUF) or vLLM's CPU backend (a Hugging Face folder; its own venv)")
-    sv.add_argument("--port", type=PORT, default=None, help="default: a free port")
-    sv.add_argument("--api-key", default=None, help="require this key (Authorization: Bearer KEY)")
-    sv.add_argument("--parallel", type=whole(1, 256, "the number of slots"), default=1,
-                    help="sequences decoded together (llama-server's slots, vLLM's --max-num-seqs)")
-    sv.add_argument("--context", type=CONTEXT, default=512, help="context tokens per sequence")
-    sv.add_argument("--threads", type=THREADS, default=None)
-    ol = add("olive", cmd_olive, "Olive: HF model → ONNX (fp32, int8 dynamic, int8-static calibrated QDQ, "
-                                 "int4 ModelBuilder), compared with PyTorch")
-    ol.add_argument("model", help="slm-nano, gemma-3-270m (its GGUF, dequantized), or a Hugging Face model folder")
-    ol.add_argument("--precision", choices=olive.PRECISIONS, default="int8")
-    ol.add_argument("-o", "--output", help="output folder (default MODEL-onnx-PRECISION)")
-    ol.add_argument("--chunks", type=CHUNKS, default=4, help="held-out chunks of 256 tokens for the comparison")
-    mx = add("mlx", cmd_mlx, "MLX: mlx_lm.convert to 4- or 8-bit, then generate")
-    mx.add_argument("model", help="slm-nano, gemma-3-270m (its GGUF, dequantized), or a Hugging Face model folder")
-    mx.add_argument("--q-bits", type=int, choices=[4, 8], default=4)
-    mx.add_argument("--group-size", type=int, choices=[32, 64, 128], default=64)
-    mx.add_argument("-o", "--output", help="output folder (default MODEL-mlx-QBITSbit)")
-    mx.add_argument("--prompt", default="Return the number of")
-    mx.add_argument("-n", type=TOKENS, default=16)
-    fl = add("foundry", cmd_foundry,
-             "Foundry Local in process: register an ONNX Runtime GenAI folder, load it, chat, unload")
-    fl.add_argument("model", help="an ONNX Runtime GenAI folder (genai_config.json), or a model reference "
-                                  "(slm-nano, gemma-3-270m …) to build one with Olive")
-    fl.add_argument("--id", default="slmlab-local-generic-cpu:1", help="model id, NAME:VERSION")
-    fl.add_argument("--prompt", default="Return the number of")
-    fl.add_argument("-n", type=TOKENS, default=16)
-    fl.add_argument("--add-template", action="store_true",
-                    help="give a base model a chat template (Gemma's turns for Gemma, else pass-through)")
-    fl.add_argument("--web", action="store_true", help="also try the SDK's OpenAI-compatible web service")
-    cl = add("classroom", cmd_classroom, "student versions of the notebooks without solutions (release), and "
-                                         "nbgrader's autograding of what students hand in (grade)")
-    cl.add_argument("action", choices=["release", "grade"])
-    cl.add_argument("submissions", nargs="?", help="grade: a folder SUBMISSIONS/STUDENT/NOTEBOOK.ipynb")
-    cl.add_argument("-o", "--output", required=True, help="release: a folder for the student notebooks; "
-                                                          "grade: the grades CSV (feedback goes beside it)")
-    cl.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these notebooks (default: all eight)")
-    cl.add_argument("--self-test", action="store_true", help="grade: the solutions (full marks) and the untouched "
-                                                             "student version (zero), to check the grading itself")
-    cl.add_argument("--jobs", type=int, default=None,
-                    help="grade: notebooks graded at once (default: one per core)")
-    cl.add_argument("--timeout", type=float, default=classroom.NOTEBOOK_TIMEOUT_S,
-                    help=f"grade: seconds one student's notebook may run (default {classroom.NOTEBOOK_TIMEOUT_S})")
-    cl.add_argument("--hidden-checks", action="store_true",
-                    help="for a graded test: the student version holds no check to read the answer from; autograding "
-                         "restores it (release and grade alike)")
-    pp = add("ppl", cmd_ppl, "perplexity of a model on a text with llama-perplexity (lower is better)")
-    pp.add_argument("model", help="a .gguf file (or slm-nano, gemma-3-270m)")
-    pp.add_argument("--text", help="a text file (default: slm-nano's held-out text)")
-    pp.add_argument("--context", type=CONTEXT, default=256, help="tokens per chunk (default 256)")
-    pp.add_argument("--chunks", type=CHUNKS, default=None, help="at most this many chunks (default: the whole text)")
-    pp.add_argument("--threads", type=THREADS, default=None)
+        if arguments:
+            arguments(sp)
     return p
 
 

@@ -72,10 +72,9 @@ def llamacpp_logits(gguf: str | Path, ids: list[int]) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _llama_all_logits(gguf: str, n_ctx: int):
-    import llama_cpp
+    from slmlab.binding import open_llama
 
-    return llama_cpp.Llama(model_path=gguf, n_ctx=max(n_ctx, 256), n_threads=1, n_threads_batch=1,
-                           logits_all=True, flash_attn=True, swa_full=False, verbose=False)
+    return open_llama(gguf, max(n_ctx, 256), 1, logits_all=True)  # every position's logits, not only the last
 
 
 @dataclass

@@ -15,7 +15,7 @@ from importlib import metadata
 
 import psutil
 
-from slmlab import hub, llamacpp, offline, paths
+from slmlab import hub, offline, paths, toolrun
 from slmlab.errors import SlmlabError
 from slmlab.measure import cpu_info
 
@@ -50,7 +50,7 @@ class Report:
         d = asdict(self)
         d["ready"] = self.ready
         d["tools"] = {c.name: {"ok": c.ok, "path": c.detail.split(" ", 1)[0] if c.ok else None, "detail": c.detail}
-                      for c in self.checks if c.name in llamacpp.TOOLS}
+                      for c in self.checks if c.name in toolrun.TOOLS}
         return d
 
 
@@ -76,10 +76,10 @@ def run_checks(check_network: bool = True) -> Report:
     report = Report()
     add = report.checks.append
 
-    for tool in llamacpp.TOOLS:
+    for tool in toolrun.TOOLS:
         try:
-            path = llamacpp.tool_path(tool)
-            add(Check(tool, True, f"{path} (version {llamacpp.tool_version(tool)})"))
+            path = toolrun.tool_path(tool)
+            add(Check(tool, True, f"{path} (version {toolrun.tool_version(tool)})"))
         except SlmlabError as e:
             add(Check(tool, False, str(e), fix=FIX))
     script = paths.converter_script()

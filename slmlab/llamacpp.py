@@ -1,99 +1,28 @@
-"""llama.cpp: the tools the lesson teaches (`convert_hf_to_gguf.py`, `llama-quantize`, `llama-cli`,
-`llama-bench`, `llama-perplexity`, `llama-server`) and the llama-cpp-python binding, all built
-from the one pinned source by `scripts/build-llama-cpp.sh`.
+"""llama.cpp's tools as the lesson teaches them: `convert_hf_to_gguf.py`, `llama-quantize`, `llama-bench`,
+`llama-perplexity` (with `--kl-divergence`) and `llama-imatrix`, built from the one pinned source.
 
-Every tool call prints the command it runs, so the learner sees the real thing, and writes its
-output under a temporary name that is renamed only when the tool succeeded.
+Each wrapper runs the real tool through `toolrun.run`, which prints the command, and writes its output under a
+temporary name that is renamed only when the tool succeeded. Running models in process is `binding`'s job, and
+measuring their memory `probes`'.
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
 import json
-import os
 import re
-import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from slmlab import paths
 from slmlab.errors import SlmlabError
 from slmlab.gguf_file import GGUFInfo, read_gguf
+from slmlab.toolrun import SETUP_HINT, default_threads, run, tool_env, tool_log, tool_path
 
-TOOLS = ("llama-quantize", "llama-bench", "llama-server", "llama-cli", "llama-perplexity", "llama-imatrix")
 CONVERTER_OUTTYPES = ("f32", "f16", "bf16", "q8_0", "tq1_0", "tq2_0")
-SETUP_HINT = "run `make setup` (it builds llama.cpp once into the cache, about 10 minutes)"
-
-
-def tool_path(name: str) -> Path:
-    """Where a llama.cpp tool is: our cached build first, then PATH."""
-    built = paths.llama_cpp_bin() / name
-    if built.is_file() and os.access(built, os.X_OK):
-        return built
-    found = shutil.which(name)
-    if found:
-        return Path(found)
-    raise SlmlabError(f"{name} is not built: {SETUP_HINT}")
-
-
-def tool_env() -> dict[str, str]:
-    """The environment for tool runs: our build's bin/ first on PATH, so `!llama-quantize` works in a notebook."""
-    env = dict(os.environ)
-    env["PATH"] = f"{paths.llama_cpp_bin()}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def show(cmd: list[str | Path]) -> str:
-    """The command as the learner would type it: tools and scripts by their short name."""
-    short = []
-    for part in cmd:
-        p = str(part)
-        if p == sys.executable:
-            p = "python"
-        elif p.startswith(str(paths.llama_cpp_root())):
-            p = Path(p).name if Path(p).parent in (paths.llama_cpp_bin(), paths.llama_cpp_source()) else p
-        short.append(p)
-    return shlex.join(short)
-
-
-def run(cmd: list[str | Path], *, quiet: bool = False,
-        timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a tool, printing its command; raise SlmlabError with the tool's last lines if it fails."""
-    if not quiet:
-        print("$", show(cmd), flush=True)
-    try:
-        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=tool_env(),
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise SlmlabError(f"{cmd[0]} was not found: {SETUP_HINT}") from None
-    except subprocess.TimeoutExpired:
-        raise SlmlabError(f"{Path(str(cmd[0])).name} did not finish within {timeout:.0f} s") from None
-    if proc.returncode != 0:
-        output = (proc.stderr or proc.stdout).strip()
-        name = Path(str(cmd[1] if str(cmd[0]) == sys.executable else cmd[0])).name
-        if "Traceback (most recent call last)" in output:  # a Python script: its exception is the message
-            raise SlmlabError(f"{name} failed: {output.splitlines()[-1]}")
-        tail = "\n".join(output.splitlines()[-8:])
-        raise SlmlabError(f"{name} failed (exit {proc.returncode}):\n{tail}")
-    return proc
-
-
-def tool_version(name: str) -> str:
-    """The build number and commit a tool reports, e.g. '1 (4b3f7ab)'."""
-    proc = subprocess.run([str(tool_path(name)), "--version"], capture_output=True, text=True,
-                          env=tool_env(), timeout=30, stdin=subprocess.DEVNULL)
-    m = re.search(r"version:\s*(.+)", proc.stdout + proc.stderr)
-    if m:
-        return m.group(1).strip()
-    if name != "llama-cli" and tool_path(name).parent == tool_path("llama-cli").parent:
-        return f"{tool_version('llama-cli')}, the build llama-cli reports"  # llama-quantize has no --version
-    return "unknown"
 
 
 @functools.lru_cache(maxsize=1)
@@ -147,7 +76,6 @@ def convert(model_dir: str | Path, outfile: str | Path, outtype: str = "f16") ->
     info.path = outfile
     return info
 
-
 # What a learner does where llama.cpp's converter refuses a model family (notebooks 01 and 03 show it).
 CONVERTER_LIMITS = {
     "bitnet": ". llama.cpp's converter does not map BitNet's transformers weights (ffn_sub_norm, attn_sub_norm): "
@@ -198,116 +126,6 @@ def quantize(src: str | Path, qtype: str, out: str | Path | None = None, *, allo
     return info
 
 
-@dataclass
-class Generation:
-    model: str
-    prompt: str
-    text: str
-    prompt_tokens: int
-    generated_tokens: int
-    prompt_seconds: float
-    generation_seconds: float
-    threads: int
-
-    @property
-    def prompt_tokens_per_s(self) -> float:
-        return self.prompt_tokens / self.prompt_seconds if self.prompt_seconds else float("nan")
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.generated_tokens / self.generation_seconds if self.generation_seconds else float("nan")
-
-
-def default_threads() -> int:
-    """Threads for llama.cpp: SLMLAB_THREADS if set, else the physical cores we may use."""
-    env = os.environ.get("SLMLAB_THREADS")
-    return int(env) if env else max(1, len(os.sched_getaffinity(0)))
-
-
-@functools.lru_cache(maxsize=4)
-def load(gguf_path: str, n_ctx: int = 512, threads: int | None = None):
-    """Load a GGUF with llama-cpp-python (cached, so a notebook loads each model once).
-
-    Flash attention is switched on: llama.cpp's own tools use it on CPU ("auto"), while the binding's
-    default is off — measurably slower (see `slmlab bench`). `swa_full=False` as in llama.cpp's tools: a
-    sliding-window layer (Gemma 3's) keeps only its window in the KV cache; the binding's default keeps the
-    whole context there too."""
-    import llama_cpp
-
-    read_gguf(gguf_path)
-    threads = threads or default_threads()
-    return llama_cpp.Llama(model_path=str(gguf_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                           flash_attn=True, swa_full=False, seed=0, verbose=False)
-
-
-def greedy_tokens(llm, prompt_tokens: list[int], n_tokens: int,
-                  stop_at_eos: bool = True) -> tuple[list[int], float, float]:
-    """Greedy decoding: evaluate the prompt, then repeatedly take the most likely token and evaluate it.
-
-    The logits are read in place from llama.cpp's buffer (no copy), so the loop costs almost nothing
-    beyond llama.cpp's own work. Returns the tokens and the prompt and generation wall times.
-    """
-    import numpy as np
-
-    n_vocab, eos = llm.n_vocab(), llm.token_eos()
-    llm.reset()
-    t0 = time.perf_counter()
-    llm.eval(prompt_tokens)
-    t1 = time.perf_counter()
-    out: list[int] = []
-    for _ in range(n_tokens):
-        token = int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))))
-        if stop_at_eos and token == eos:
-            break
-        out.append(token)
-        llm.eval([token])
-    t2 = time.perf_counter()
-    return out, t1 - t0, t2 - t1
-
-
-def generate(gguf_path: str | Path, prompt: str, n_tokens: int = 32, *, threads: int | None = None,
-             temperature: float = 0.0, n_ctx: int | None = None) -> Generation:
-    """Complete `prompt` with llama-cpp-python and time the prompt and the generated tokens (wall clock).
-
-    At temperature 0 this is greedy decoding (`greedy_tokens`); otherwise llama-cpp-python's sampler."""
-    threads = threads or default_threads()
-    llm = load(str(gguf_path), n_ctx or context_for(gguf_path), threads)
-    prompt_tokens = llm.tokenize(prompt.encode(), add_bos=True)
-    if temperature == 0:
-        tokens, t_prompt, t_gen = greedy_tokens(llm, prompt_tokens, n_tokens)
-        text = llm.detokenize(tokens, prev_tokens=prompt_tokens).decode("utf-8", errors="replace")
-        n_gen = len(tokens)
-    else:
-        llm.reset()
-        start = time.perf_counter()
-        out = llm.create_completion(prompt, max_tokens=n_tokens, temperature=temperature)
-        t_gen, t_prompt = time.perf_counter() - start, 0.0
-        text, n_gen = out["choices"][0]["text"], out["usage"]["completion_tokens"]
-    return Generation(model=Path(gguf_path).name, prompt=prompt, text=text, prompt_tokens=len(prompt_tokens),
-                      generated_tokens=n_gen, prompt_seconds=t_prompt, generation_seconds=t_gen, threads=threads)
-
-
-def context_for(gguf_path: str | Path, cap: int = 2048) -> int:
-    """A context size for a model: its training context, capped (the KV cache grows with it)."""
-    trained = read_gguf(gguf_path).context_length or cap
-    return int(min(trained, cap))
-
-
-@dataclass
-class Bench:
-    model: str
-    threads: int
-    n_prompt: int
-    n_gen: int
-    llama_bench_pp: float  # prompt tokens/s, llama-bench
-    llama_bench_tg: float  # generated tokens/s, llama-bench
-    ours_tg: float  # generated tokens/s, slmlab's greedy path (llama-cpp-python), same file and threads
-
-    @property
-    def ratio(self) -> float:
-        return self.ours_tg / self.llama_bench_tg
-
-
 def llama_bench(gguf_path: str | Path, threads: int, n_prompt: int = 64, n_gen: int = 64,
                 reps: int = 3) -> dict[str, float]:
     """`llama-bench -o json`: mean prompt (pp) and generation (tg) tokens/s."""
@@ -318,21 +136,6 @@ def llama_bench(gguf_path: str | Path, threads: int, n_prompt: int = 64, n_gen: 
     pp = next(r["avg_ts"] for r in results if r["n_prompt"] > 0 and r["n_gen"] == 0)
     tg = next(r["avg_ts"] for r in results if r["n_gen"] > 0 and r["n_prompt"] == 0)
     return {"pp": pp, "tg": tg}
-
-
-def bench(gguf_path: str | Path, threads: int | None = None, n_prompt: int = 64, n_gen: int = 64,
-          reps: int = 3) -> Bench:
-    """llama-bench and our own generation path on the same file and threads; `ratio` = ours / llama-bench."""
-    threads = threads or default_threads()
-    lb = llama_bench(gguf_path, threads, n_prompt, n_gen, reps)
-    llm = load(str(gguf_path), max(256, n_prompt + n_gen), threads)  # the context llama-bench gives a test
-    start = [llm.token_bos()] if llm.token_bos() >= 0 else [0]
-    greedy_tokens(llm, start, 8, stop_at_eos=False)  # warm-up, as llama-bench does
-    speeds = []
-    for _ in range(reps):
-        tokens, _, seconds = greedy_tokens(llm, start, n_gen, stop_at_eos=False)
-        speeds.append(len(tokens) / seconds)
-    return Bench(Path(gguf_path).name, threads, n_prompt, n_gen, lb["pp"], lb["tg"], sum(speeds) / len(speeds))
 
 
 @dataclass
@@ -386,16 +189,6 @@ def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context
             return Perplexity(gguf_path.name, running[n_chunks], float("nan"), context, n_chunks, threads, str(text))
     raise SlmlabError(f"llama-perplexity gave no final estimate for {gguf_path.name} in 3 runs")
 
-
-def _tool_log(cmd: list[str | Path], quiet: bool = False) -> str:
-    """Run a tool with `--log-file` and return everything it logged (llama.cpp logs from a thread, and piped
-    output can lose the last lines; the log file keeps them)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "tool.log"
-        proc = run([*cmd, "--log-file", log], quiet=quiet)
-        return (log.read_text(errors="replace") if log.exists() else "") + proc.stdout + proc.stderr
-
-
 IMATRIX_UBATCH = 128  # tokens per micro-batch in llama-imatrix: keeps Binder's 2 GB enough for Gemma's vocabulary
 
 
@@ -410,7 +203,7 @@ def importance_matrix(gguf_path: str | Path, out: str | Path, text: str | Path |
         # one chunk a batch (-b), 128 tokens at a time (-ub): llama-imatrix's defaults (-b 2048, four chunks a
         # batch) hold the logits of 2048 tokens, and one token's logits over Gemma's 262k-token vocabulary are
         # 1 MB. Measured on Gemma 3 270M F16: peak 3.27 GB with the defaults, 1.27 GB so, the same matrix
-        _tool_log([tool_path("llama-imatrix"), "-m", gguf_path, "-f", text, "-o", tmp, "-c", str(context),
+        tool_log([tool_path("llama-imatrix"), "-m", gguf_path, "-f", text, "-o", tmp, "-c", str(context),
                    "-b", str(context), "-ub", str(min(context, IMATRIX_UBATCH)),
                    "--chunks", str(chunks), "-t", str(threads or default_threads())])
         if not tmp.is_file():  # older builds append .gguf to the name they are given
@@ -457,7 +250,7 @@ def kl_reference(gguf_path: str | Path, out: str | Path | None = None, text: str
     if out.is_file():
         return out
     with paths.atomic_output(out) as tmp:
-        _tool_log([tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context), "-b", str(context),
+        tool_log([tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context), "-b", str(context),
                    "--chunks", str(chunks), "-t", str(threads or default_threads()), "--kl-divergence-base", tmp])
     return out
 
@@ -467,7 +260,7 @@ def kl_divergence(gguf_path: str | Path, reference: str | Path, text: str | Path
     """KL divergence, top-token agreement and perplexity (with ±) of `gguf_path` against a saved reference."""
     text = Path(text) if text else heldout_text()
     read_gguf(gguf_path)
-    out = _tool_log([tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context), "-b",
+    out = tool_log([tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context), "-b",
                      str(context), "--chunks", str(chunks), "-t", str(threads or default_threads()),
                      "--kl-divergence-base", reference, "--kl-divergence"])
 
@@ -481,126 +274,3 @@ def kl_divergence(gguf_path: str | Path, reference: str | Path, text: str | Path
     k99 = re.search(r"99\.0%\s+KLD:\s*([\d.]+)", out)
     return Divergence(Path(gguf_path).name, Path(reference).name, kld[0], kld[1], float(k99.group(1)) if k99 else
                       float("nan"), same[0] / 100, same[1] / 100, ppl[0], ppl[1], pair("Mean PPL(base)")[0])
-
-
-@dataclass
-class Memory:
-    model: str
-    context: int
-    baseline_bytes: int  # the Python process before the model is loaded
-    loaded_bytes: int  # resident after loading (weights memory-mapped, KV cache and buffers allocated)
-    peak_bytes: int  # the process's peak resident memory (VmHWM) after loading and generating
-    buffers: dict[str, int] = field(default_factory=dict)  # what llama.cpp says it allocated (see `buffer_sizes`)
-
-    @property
-    def model_bytes(self) -> int:
-        """Peak memory that the model adds to the process: peak minus the baseline."""
-        return self.peak_bytes - self.baseline_bytes
-
-
-BUFFER_LINE = re.compile(r"^(\w+):\s+(\S+)\s+(model|KV|compute|output) buffer size =\s+([\d.]+) MiB", re.M)
-
-
-def buffer_sizes(log: str) -> dict[str, int]:
-    """The buffers llama.cpp reports while loading a model, in bytes: `weights` (the file, memory-mapped),
-    `weights repacked` (copies of some weight matrices re-laid out for this CPU's SIMD kernels), `kv cache`
-    (all KV buffers: a sliding-window model has two), `compute` (scratch for one batch) and `output` (logits)."""
-    out: dict[str, int] = {}
-    for _, device, kind, mib in BUFFER_LINE.findall(log):
-        key = {"model": "weights repacked" if "REPACK" in device else "weights", "KV": "kv cache"}.get(kind, kind)
-        out[key] = out.get(key, 0) + round(float(mib) * 2**20)
-    return out
-
-
-def _memory_probe(path: str, context: int, n_tokens: int, threads: int) -> dict:
-    """Run in a fresh process (`memory_while_generating`): resident memory before loading, after loading, and
-    at the peak after generating. It does not read the file with `gguf` first (its Python parse of a large
-    vocabulary would dominate the peak). llama.cpp's log goes to stderr, where the caller reads the buffers."""
-    import resource
-
-    import llama_cpp
-
-    def rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * resource.getpagesize()
-
-    base = rss()
-    llm = llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, n_threads_batch=threads,
-                          flash_attn=True, swa_full=False, verbose=True)
-    loaded = rss()
-    greedy_tokens(llm, llm.tokenize(b"The", add_bos=True), n_tokens, stop_at_eos=False)
-    # the high-water mark of this process's memory: VmHWM, not getrusage's ru_maxrss, which on Linux keeps the
-    # peak of the process that forked this one (a 400 MB notebook kernel, say) across exec
-    with open("/proc/self/status") as f:
-        peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
-    return {"baseline": base, "loaded": loaded, "peak": max(peak, rss(), loaded)}
-
-
-CACHE_TYPES = {"f16": 1, "q8_0": 8}  # ggml's type ids, as llama.cpp's --cache-type-k / --cache-type-v name them
-
-
-def _kv_probe(path: str, context: int, swa_full: int, cache_type: str) -> None:
-    import llama_cpp
-
-    t = CACHE_TYPES[cache_type]
-    llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=1, flash_attn=True, swa_full=bool(swa_full),
-                    type_k=t, type_v=t, verbose=True)  # llama.cpp logs its buffers to stderr
-
-
-def kv_cache_allocated(gguf_path: str | Path, context: int, *, swa_full: bool = False,
-                       cache_type: str = "f16", cached: bool = True) -> int:
-    """Bytes llama.cpp allocates for the KV cache of a context (both caches of a sliding-window model), read
-    from its own log in a fresh process. `swa_full` is llama.cpp's `--swa-full`; `cache_type` its
-    `--cache-type-k/-v` (a quantized V cache needs flash attention, which is on).
-
-    The answer depends only on the file, llama.cpp's version and these arguments, so it is kept in the cache
-    under that key (`cached=False` asks llama.cpp again)."""
-    read_gguf(gguf_path)
-    if cache_type not in CACHE_TYPES:
-        raise SlmlabError(f"cache_type must be one of {', '.join(CACHE_TYPES)}, not {cache_type!r}")
-    key = paths.content_key(paths.file_key(gguf_path), paths.llama_cpp_key(), context, swa_full, cache_type)
-    saved = paths.cache_dir() / "probes" / f"kv-{key}.json"
-    if cached and saved.is_file():
-        return json.loads(saved.read_text())["kv_cache_bytes"]
-    allocated = _kv_cache_from_llama_cpp(gguf_path, context, swa_full, cache_type)
-    with paths.atomic_output(saved) as tmp:
-        tmp.write_text(json.dumps({"file": Path(gguf_path).name, "context": context, "swa_full": swa_full,
-                                   "cache_type": cache_type, "kv_cache_bytes": allocated}))
-    return allocated
-
-
-def _kv_cache_from_llama_cpp(gguf_path: str | Path, context: int, swa_full: bool, cache_type: str) -> int:
-    code = f"import sys; from slmlab.llamacpp import _kv_probe; _kv_probe(sys.argv[1], {int(context)}, " \
-           f"{int(swa_full)}, {cache_type!r})"
-    proc = subprocess.run([sys.executable, "-c", code, str(gguf_path)], capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
-    buffers = buffer_sizes(proc.stderr)
-    if proc.returncode != 0 or "kv cache" not in buffers:
-        raise SlmlabError(f"llama.cpp did not allocate a {context}-token context for {Path(gguf_path).name}: "
-                          f"{proc.stderr.strip().splitlines()[-1:]}")
-    return buffers["kv cache"]
-
-
-_MEMORY_PROBE = "import json, sys; from slmlab.llamacpp import _memory_probe; " \
-                "print(json.dumps(_memory_probe(sys.argv[1], *map(int, sys.argv[2:]))))"
-
-
-def memory_while_generating(gguf_path: str | Path, context: int = 512, n_tokens: int = 32,
-                            threads: int | None = None) -> Memory:
-    """Resident memory of a fresh process that loads the model and generates (measured, not estimated),
-    with the buffers llama.cpp reports allocating."""
-    read_gguf(gguf_path)
-    threads = threads or default_threads()
-    args = [str(gguf_path), str(context), str(n_tokens), str(threads)]
-    proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, *args], capture_output=True, text=True, timeout=600,
-                          stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        last = proc.stderr.strip().splitlines()[-1:]
-        raise SlmlabError(f"the memory probe failed for {Path(gguf_path).name}: {last}")
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
-    return Memory(Path(gguf_path).name, context, r["baseline"], r["loaded"], r["peak"], buffer_sizes(proc.stderr))
-
-
-# Free cached models before the interpreter tears its modules down (otherwise llama-cpp-python's
-# destructor runs too late and prints "TypeError: 'NoneType' object is not callable" at exit).
-atexit.register(load.cache_clear)

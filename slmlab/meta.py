@@ -6,6 +6,7 @@ download. `catalog` counts parameters on it and `sizing` lists the tensors a GGU
 
 from __future__ import annotations
 
+from slmlab import quiet
 from slmlab.errors import SlmlabError
 
 
@@ -21,14 +22,13 @@ def build_on_meta(config: dict):
 def transformers_config(config: dict):
     """A config.json's dict as a transformers config object of its `model_type`."""
     from transformers import AutoConfig
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # config-format notices (e.g. Phi's rope fields) are not the learner's concern
     config = dict(config)
     model_type = config.pop("model_type", None)
     if model_type is None:
         raise SlmlabError("the config has no model_type: is it a transformers config.json?")
     try:
-        return AutoConfig.for_model(model_type, **config)
+        with quiet.transformers_quiet():  # config-format notices (e.g. Phi's rope fields) are not the learner's concern
+            return AutoConfig.for_model(model_type, **config)
     except (KeyError, ValueError) as e:
         raise SlmlabError(f"transformers does not know the architecture {model_type!r}: {e}") from None

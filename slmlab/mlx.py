@@ -6,14 +6,12 @@ GPU through Metal and unified memory. The calls below are mlx-lm's own; this mod
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from slmlab import models, paths
+from slmlab import models, paths, quiet
 from slmlab.errors import SlmlabError
 
 
@@ -38,7 +36,7 @@ def convert(model_dir: str | Path, output_dir: str | Path, q_bits: int | None = 
         raise SlmlabError(f"q_bits must be 2, 3, 4, 6 or 8 (or None for a float dtype), not {q_bits}")
     start = time.perf_counter()
     # mlx_lm.convert prints "[INFO] Loading", "[INFO] Quantizing"…: the result below says what it did
-    with paths.atomic_output(output_dir) as tmp, contextlib.redirect_stdout(io.StringIO()):
+    with paths.atomic_output(output_dir) as tmp, quiet.stdout_swallowed():
         if q_bits:
             mlx_convert(str(model_dir), mlx_path=str(tmp), quantize=True, q_bits=q_bits, q_group_size=group_size)
         else:

@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
-from slmlab import models, paths
+from slmlab import models, paths, quiet
 from slmlab.errors import SlmlabError
 
 PRECISIONS = ("fp32", "int8", "int8-static", "int4")
@@ -234,41 +231,6 @@ def pass_seconds(log_text: str) -> dict[str, float]:
     return {name: float(s) for name, s in PASS_FINISHED.findall(log_text)}
 
 
-def _console_handlers() -> list[logging.StreamHandler]:
-    """Every logging handler that writes to a stream rather than to a file it owns (consoles, in practice)."""
-    named = (lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))
-    loggers = [logging.getLogger(), *named]
-    return [h for lg in loggers for h in lg.handlers if type(h) is logging.StreamHandler]
-
-
-@contextlib.contextmanager
-def _all_output_to(log: TextIO):
-    """Everything printed inside the block goes to `log`: print(), warnings, tqdm bars, logging handlers that
-    write to the console, and C/C++ code writing to file descriptors 1 and 2 (onnxruntime, the exporters)."""
-    moved = [(h, h.stream) for h in _console_handlers()]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    try:
-        for h, _ in moved:
-            h.stream = log  # not setStream(), which flushes the old stream first (it may be a closed one)
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            yield
-    finally:
-        log.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
-        for h, stream in moved:
-            h.stream = stream
-        for h in _console_handlers():  # created inside the block, with `log` as their console
-            if h.stream is log:
-                h.stream = sys.stderr
-
-
 @contextlib.contextmanager
 def _pass_progress(log_path: Path, passes: list[str], desc: str):
     """A progress bar over the workflow's passes, advanced by reading Olive's log while it runs."""
@@ -296,35 +258,6 @@ def _pass_progress(log_path: Path, passes: list[str], desc: str):
         console.close()
 
 
-@contextlib.contextmanager
-def _transformers_bars_off():
-    """transformers draws its own bars ("Loading weights") as notebook widgets, which no stream redirect catches."""
-    from transformers.utils import logging as hf_logging
-
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
-
-
-@contextlib.contextmanager
-def _root_logger_kept():
-    """Put the root logger back as it was: onnxruntime's MatMulNBits quantizer calls `logging.basicConfig(level=INFO)`
-    when Olive imports it, after which every library's INFO lines (httpx's "HTTP Request: …") fill the notebook."""
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-        for h in root.handlers[:]:
-            if h not in handlers:
-                root.removeHandler(h)
-
-
 def run(config: dict, log: str | Path | None = None, progress: bool = True, desc: str | None = None) -> Path:
     """Run an Olive workflow with a fresh cache; return the output model file or raise a clear error.
 
@@ -337,12 +270,12 @@ def run(config: dict, log: str | Path | None = None, progress: bool = True, desc
     log_path.parent.mkdir(parents=True, exist_ok=True)
     failure = None
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_root_logger_kept())
+        stack.enter_context(quiet.root_logger_kept())
         log_file = stack.enter_context(open(log_path, "w", buffering=1))
         if progress:
             stack.enter_context(_pass_progress(log_path, list(config["passes"]), desc or "olive"))
-        stack.enter_context(_all_output_to(log_file))
-        stack.enter_context(_transformers_bars_off())
+        stack.enter_context(quiet.all_output_to(log_file))
+        stack.enter_context(quiet.transformers_quiet())
         stack.enter_context(_telemetry_off())
         if any(p["type"] == "ModelBuilder" for p in config["passes"].values()):
             stack.enter_context(_rope_fields_for_model_builder())

@@ -26,7 +26,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slmlab import llamacpp, paths
+from slmlab import llamacpp, paths, toolrun
 from slmlab.errors import SlmlabError
 
 LOOPBACK = "127.0.0.1"
@@ -163,14 +163,14 @@ def launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: f
            env: dict[str, str] | None = None, cwd: Path | None = None) -> Server:
     """Start a server process (its own session, output to a log file, ended by `slmlab.guard` if this Python
     process dies) and wait until it answers `health_path`. `cwd`: for a server that writes files where it runs."""
-    print("$", llamacpp.show(cmd).replace(api_key or "\0", "***"), flush=True)
+    print("$", toolrun.show(cmd).replace(api_key or "\0", "***"), flush=True)
     log = Path(tempfile.mkdtemp(prefix="slmlab-server-")) / "server.log"
     _log_folders.append(log.parent)
     start = time.monotonic()
     guarded = [sys.executable, "-m", "slmlab.guard", str(os.getpid()), "--", *cmd]
     with open(log, "w") as log_file:
         proc = subprocess.Popen(guarded, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**llamacpp.tool_env(), **(env or {})}, start_new_session=True, cwd=cwd)
+                                env={**toolrun.tool_env(), **(env or {})}, start_new_session=True, cwd=cwd)
     server = Server(proc, host, port, cmd, log, api_key)
     _running.add(server)
     wait_healthy(server, timeout, health_path)
@@ -187,8 +187,8 @@ def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str =
     gguf = Path(gguf)
     llamacpp.read_gguf(gguf)  # a clear error for a missing or damaged file, before the server sees it
     port = check_port(port, host)
-    threads = threads or llamacpp.default_threads()
-    cmd = [str(llamacpp.tool_path("llama-server")), "-m", str(gguf), "--host", host, "--port", str(port),
+    threads = threads or toolrun.default_threads()
+    cmd = [str(toolrun.tool_path("llama-server")), "-m", str(gguf), "--host", host, "--port", str(port),
            "-np", str(parallel), "-c", str(context_per_slot * parallel), "-t", str(threads), "-tb", str(threads)]
     if api_key:
         cmd += ["--api-key", api_key]
@@ -204,7 +204,7 @@ def start_python_server(gguf: str | Path, *, port: int | None = None, host: str 
     gguf = Path(gguf)
     llamacpp.read_gguf(gguf)
     port = check_port(port, host)
-    threads = threads or llamacpp.default_threads()
+    threads = threads or toolrun.default_threads()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", host, "--port", str(port),
            "--n_ctx", str(context), "--n_threads", str(threads), "--n_threads_batch", str(threads)]
     if api_key:
@@ -252,7 +252,7 @@ def start_vllm(model: str | Path, *, name: str | None = None, port: int | None =
         raise SlmlabError(problem)
     python = Path(python) if python else vllm_python()
     port = check_port(port, host)
-    threads = threads or llamacpp.default_threads()
+    threads = threads or toolrun.default_threads()
     cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
            "--served-model-name", name or folder.name, "--host", host, "--port", str(port), "--dtype", dtype,
            "--max-model-len", str(max_model_len), "--max-num-seqs", str(max_num_seqs),

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from slmlab import catalog, offline, paths
+from slmlab import catalog, offline, paths, quiet
 from slmlab.errors import SlmlabError
 from slmlab.gguf_file import read_gguf, vocabulary_size
 from slmlab.meta import build_on_meta
@@ -241,7 +241,6 @@ def tokenizer_folder(model_type: str) -> Path:
     if (cached / "tokenizer_config.json").is_file():
         return cached
     from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     if recipe.vocab == "gemma-3-270m":
         gguf = offline.OFFLINE_MODELS["gemma-3-270m"].locate()
@@ -250,8 +249,8 @@ def tokenizer_folder(model_type: str) -> Path:
         if not gguf.is_file():
             raise SlmlabError(f"llama.cpp's vocabulary file {recipe.vocab} is missing: run `make setup`")
     print(f"rebuilding the {model_type} tokenizer from {gguf.name} (once) …", flush=True)
-    hf_logging.set_verbosity_error()
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    with quiet.transformers_quiet():
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     with paths.atomic_output(cached) as tmp:
         tok.save_pretrained(tmp)
         _fix_tokenizer_files(tmp, recipe, n_tokens=vocabulary_size(gguf))

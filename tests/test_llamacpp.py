@@ -1,6 +1,6 @@
 import pytest
 
-from slmlab import SlmlabError, llamacpp, paths
+from slmlab import SlmlabError, binding, llamacpp, paths, probes
 from slmlab.gguf_file import read_gguf
 
 
@@ -80,13 +80,13 @@ def test_convert_rejects_a_folder_without_config(tmp_path):
 
 
 def test_generate_completes_and_measures_speed(nano_quants):
-    g = llamacpp.generate(nano_quants["Q8_0"], "Return the number of", n_tokens=16, threads=1)
+    g = binding.generate(nano_quants["Q8_0"], "Return the number of", n_tokens=16, threads=1)
     assert g.generated_tokens > 0 and g.text.strip()
     assert g.tokens_per_s > 0 and g.prompt_tokens >= 4
 
 
 def test_gemma_completes_a_prompt(gemma):
-    g = llamacpp.generate(gemma, "The Eiffel Tower is in the city of", n_tokens=8, threads=1)
+    g = binding.generate(gemma, "The Eiffel Tower is in the city of", n_tokens=8, threads=1)
     assert "Paris" in g.text or "paris" in g.text.lower(), g.text
 
 
@@ -97,7 +97,7 @@ def test_llama_cpp_tokenizes_slm_nano_like_sentencepiece(nano_f16):
 
     text = llamacpp.heldout_text().read_text()[:20000]
     sp = spm.SentencePieceProcessor(model_file=str(paths.MODELS_DIR / "slm-nano" / "tokenizer.model"))
-    llm = llamacpp.load(str(nano_f16), 512, 1)
+    llm = binding.load(str(nano_f16), 512, 1)
     ids = llm.tokenize(text.encode(), add_bos=False)
     assert ids == sp.encode(text)
 
@@ -116,14 +116,14 @@ def test_importance_matrix_of_a_large_vocabulary_fits_binders_memory(gemma, tmp_
 def test_kv_cache_probe_is_cached_by_content_and_the_cached_answer_is_llama_cpps(gemma, tmp_path, monkeypatch):
     # one real run of the probe in every CI run, in a cache of its own; the second answer comes from that cache
     monkeypatch.setenv("SLMLAB_HOME", str(tmp_path))
-    fresh = llamacpp.kv_cache_allocated(gemma, 1024, cached=False)
+    fresh = probes.kv_cache_allocated(gemma, 1024, cached=False)
     assert list((tmp_path / "probes").glob("kv-*.json"))
-    assert llamacpp.kv_cache_allocated(gemma, 1024) == fresh
-    assert llamacpp.kv_cache_allocated(gemma, 1024, swa_full=True) > fresh  # other arguments, another key
+    assert probes.kv_cache_allocated(gemma, 1024) == fresh
+    assert probes.kv_cache_allocated(gemma, 1024, swa_full=True) > fresh  # other arguments, another key
     # the same content under another name shares the answer; llama.cpp's version is part of the key
     twin = tmp_path / "renamed.gguf"
     twin.symlink_to(gemma)
-    assert llamacpp.kv_cache_allocated(twin, 1024) == fresh
+    assert probes.kv_cache_allocated(twin, 1024) == fresh
     saved = len(list((tmp_path / "probes").glob("kv-*.json")))
     monkeypatch.setattr(paths, "llama_cpp_key", lambda: "another-build")
-    assert llamacpp.kv_cache_allocated(gemma, 1024) == fresh and len(list((tmp_path / "probes").glob("*"))) > saved
+    assert probes.kv_cache_allocated(gemma, 1024) == fresh and len(list((tmp_path / "probes").glob("*"))) > saved

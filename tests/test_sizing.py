@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from slmlab import catalog, paths, sizing
+from slmlab import catalog, paths, probes, sizing
 from slmlab.gguf_file import read_gguf
 
 
@@ -60,10 +60,10 @@ def test_gemma_sliding_window_layers_hold_at_most_the_window():
 
 @pytest.mark.parametrize("model", ["slm-nano", "gemma-3-270m"])
 def test_kv_cache_and_compute_estimates_match_the_buffers_llama_cpp_allocates(model):
-    from slmlab import llamacpp, models
+    from slmlab import models
 
     config = nano_config() if model == "slm-nano" else catalog.get(model).config
-    measured = llamacpp.memory_while_generating(models.quantized_gguf(model, "Q8_0"), 512, 4, threads=1).buffers
+    measured = probes.memory_while_generating(models.quantized_gguf(model, "Q8_0"), 512, 4, threads=1).buffers
     estimate = sizing.runtime_memory(0, config, 512)  # llama.cpp's default: a full-size sliding-window cache
     assert estimate["kv_cache"] == measured["kv cache"]
     assert abs(estimate["compute"] / measured["compute"] - 1) < 0.02  # Gemma: 514.5 MiB, its 262k-token logits
