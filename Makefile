@@ -27,8 +27,8 @@ bench: setup           ## the speed claims measured here and printed as ratios (
 book: setup            ## the course's website (Jupyter Book) from the notebooks make test executed, in build/book/html
 	@.venv/bin/python scripts/build_book.py
 
-lint:                  ## ruff, as the test command runs it
-	@.venv/bin/ruff check .
+lint:                  ## ruff check and ruff format --check, as the test command runs them
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
 clean:                 ## remove the venv and test outputs (the llama.cpp build in the cache stays)
 	rm -rf $(VENV) build .cache .pytest_cache

@@ -36,19 +36,29 @@ def main() -> None:
     threads = args.threads or toolrun.default_threads()
     gpu = ["-ngl", "999"] if args.device == "cuda" else []
     starters = {
-        "llama-server": lambda: serve.start_llama_server(sixteen, parallel=max(args.clients), threads=threads,
-                                                         context_per_slot=args.context, extra_args=gpu),
-        "vLLM": lambda: serve.start_vllm(models.hf_folder(model), name=model.name, max_num_seqs=max(args.clients),
-                                         max_model_len=args.context, threads=threads, device=args.device,
-                                         python=args.vllm_python)}
+        "llama-server": lambda: serve.start_llama_server(
+            sixteen, parallel=max(args.clients), threads=threads, context_per_slot=args.context, extra_args=gpu
+        ),
+        "vLLM": lambda: serve.start_vllm(
+            models.hf_folder(model),
+            name=model.name,
+            max_num_seqs=max(args.clients),
+            max_model_len=args.context,
+            threads=threads,
+            device=args.device,
+            python=args.vllm_python,
+        ),
+    }
     tps: dict[tuple[str, int], float] = {}
     for engine, start in starters.items():
         with start() as s:
             for clients in args.clients:
                 r = serve.load_test(s.base_url, clients, args.per_client, max_tokens=args.max_tokens)
                 tps[engine, clients] = r.tokens_per_s
-                print(f"{model.name} {engine:12s} {clients:3d} clients  {r.requests} requests, {r.errors} errors  "
-                      f"{r.tokens_per_s:8.1f} tok/s  p50 {r.percentile(50):.3f} s  p95 {r.percentile(95):.3f} s")
+                print(
+                    f"{model.name} {engine:12s} {clients:3d} clients  {r.requests} requests, {r.errors} errors  "
+                    f"{r.tokens_per_s:8.1f} tok/s  p50 {r.percentile(50):.3f} s  p95 {r.percentile(95):.3f} s"
+                )
     for clients in args.clients:
         ratio = tps["vLLM", clients] / tps["llama-server", clients]
         print(f"ratio vLLM : llama-server at {clients} clients = {ratio:.2f}")

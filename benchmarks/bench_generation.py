@@ -21,8 +21,10 @@ def main() -> None:
     args = p.parse_args()
     for ref in args.models:
         b = binding.bench(models.gguf_path(ref), threads=args.threads, reps=args.reps)
-        print(f"{ref:14s} threads={b.threads}  llama-bench tg {b.llama_bench_tg:8.1f} tok/s  "
-              f"slmlab {b.ours_tg:8.1f} tok/s  ratio {b.ratio:.3f}  (target ≥ 0.95)")
+        print(
+            f"{ref:14s} threads={b.threads}  llama-bench tg {b.llama_bench_tg:8.1f} tok/s  "
+            f"slmlab {b.ours_tg:8.1f} tok/s  ratio {b.ratio:.3f}  (target ≥ 0.95)"
+        )
 
 
 if __name__ == "__main__":

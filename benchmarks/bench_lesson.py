@@ -45,8 +45,14 @@ def run_notebooks() -> dict[str, Path]:
         out = BENCH / label / f"{name}.ipynb"
         out.parent.mkdir(parents=True, exist_ok=True)
         print(f"running {name} ({label}) …", file=sys.stderr, flush=True)
-        pm.execute_notebook(ROOT / "notebooks" / f"{name}.ipynb", out, parameters=parameters, kernel_name="python3",
-                            cwd=str(ROOT / "notebooks"), progress_bar=False)
+        pm.execute_notebook(
+            ROOT / "notebooks" / f"{name}.ipynb",
+            out,
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(ROOT / "notebooks"),
+            progress_bar=False,
+        )
         folders[label] = results
     return folders
 
@@ -61,52 +67,84 @@ def line(what: str, value: float, meaning: str) -> None:
 
 
 def report(course: Path, full: Path | None) -> None:
-    r00, r03, r06, r07 = (load(course, n) for n in ("00_start_here", "03_quantizing_with_llama_cpp",
-                                                     "06_deploying_slms", "07_choosing_a_model"))
+    r00, r03, r06, r07 = (
+        load(course, n)
+        for n in ("00_start_here", "03_quantizing_with_llama_cpp", "06_deploying_slms", "07_choosing_a_model")
+    )
     if r00:
         print("00 · generation speed follows the bytes read per token")
         speed = {g["model"]: g["generation tokens/s"] for g in r00["generation"]}
-        line("slm-nano tokens/s ÷ gemma-3-270m tokens/s", speed["slm-nano"] / speed["gemma-3-270m"],
-             "> 1: the smaller model is faster")
+        line(
+            "slm-nano tokens/s ÷ gemma-3-270m tokens/s",
+            speed["slm-nano"] / speed["gemma-3-270m"],
+            "> 1: the smaller model is faster",
+        )
     if r03:
         print("03 · the bandwidth ceiling: tokens/s ≤ bandwidth ÷ bytes read per token")
         bw = r03["bandwidth_bytes_per_s"]
         for row in r03["gemma"] or r03["table"]:
             share = row["tg tok/s"] * row["bytes/token"] / bw
-            line(f"share of the ceiling, {row.get('file') or row.get('type')}", share,
-                 "≤ 1.1 holds (10% measuring slack)" + ("" if share <= 1.1 else "  ← ABOVE THE CEILING"))
+            line(
+                f"share of the ceiling, {row.get('file') or row.get('type')}",
+                share,
+                "≤ 1.1 holds (10% measuring slack)" + ("" if share <= 1.1 else "  ← ABOVE THE CEILING"),
+            )
         sweep = {row["threads"]: row for row in r03["thread_sweep"]["rows"]}
         for t, row in sweep.items():
-            line(f"measured ÷ predicted at {t} thread(s), {r03['thread_sweep']['file']}", row["measured ÷ predicted"],
-                 "within 0.75–1.25: the bandwidth model holds")
+            line(
+                f"measured ÷ predicted at {t} thread(s), {r03['thread_sweep']['file']}",
+                row["measured ÷ predicted"],
+                "within 0.75–1.25: the bandwidth model holds",
+            )
         top = max(sweep)
         if top > 1:
-            line(f"prompt processing, {top} threads ÷ 1", sweep[top]["prompt tok/s"] / sweep[1]["prompt tok/s"],
-                 "≈ threads with cores of their own; ≈ 1 on hyperthreads of one core")
-            line(f"generation, {top} threads ÷ 1", sweep[top]["measured tok/s"] / sweep[1]["measured tok/s"],
-                 "follows the bandwidth each thread count reaches")
+            line(
+                f"prompt processing, {top} threads ÷ 1",
+                sweep[top]["prompt tok/s"] / sweep[1]["prompt tok/s"],
+                "≈ threads with cores of their own; ≈ 1 on hyperthreads of one core",
+            )
+            line(
+                f"generation, {top} threads ÷ 1",
+                sweep[top]["measured tok/s"] / sweep[1]["measured tok/s"],
+                "follows the bandwidth each thread count reaches",
+            )
     if r06:
         print("06 · serving")
         load_rows = {row["slots"]: row for row in r06["load"]}
-        line("1 slot: requests/s × one request's time alone (Little's law)", load_rows[1]["× solo rate"],
-             "within 0.75–1.25: a one-slot server is a queue of one")
+        line(
+            "1 slot: requests/s × one request's time alone (Little's law)",
+            load_rows[1]["× solo rate"],
+            "within 0.75–1.25: a one-slot server is a queue of one",
+        )
         top = max(load_rows)
-        line(f"{top} slots ÷ 1 slot, requests/s (batching)", load_rows[top]["requests/s"] / load_rows[1]["requests/s"],
-             f"> 1: batching pays; never {top}× on a CPU that is short of arithmetic")
+        line(
+            f"{top} slots ÷ 1 slot, requests/s (batching)",
+            load_rows[top]["requests/s"] / load_rows[1]["requests/s"],
+            f"> 1: batching pays; never {top}× on a CPU that is short of arithmetic",
+        )
         for engine in sorted({row["engine"] for row in r06["prefix_cache"]}):
             rows = [row for row in r06["prefix_cache"] if row["engine"] == engine]
             on = [row["seconds"] for row in rows if row["prefix cache"] == "on"]
             off = [row["seconds"] for row in rows if row["prefix cache"] == "off"]
-            line(f"{engine}: later requests ÷ first, prefix cache on", max(on[1:]) / on[0],
-                 "< 1/3: the shared system prompt is not computed again")
+            line(
+                f"{engine}: later requests ÷ first, prefix cache on",
+                max(on[1:]) / on[0],
+                "< 1/3: the shared system prompt is not computed again",
+            )
             if off:
-                line(f"{engine}: later requests ÷ first, prefix cache off", min(off[1:]) / on[0],
-                     "≈ 1: each request pays for the whole prompt")
+                line(
+                    f"{engine}: later requests ÷ first, prefix cache off",
+                    min(off[1:]) / on[0],
+                    "≈ 1: each request pays for the whole prompt",
+                )
         spec = {(row["engine"], row["speculation"], row["prompt"]): row for row in r06["speculation"]}
         for engine, _, prompt in sorted(k for k in spec if k[1] == "n-gram"):
             on, off = spec[engine, "n-gram", prompt], spec[engine, "off", prompt]
-            line(f"{engine} n-gram speculation, {prompt}: speed-up", on["tokens/s"] / off["tokens/s"],
-                 f"> 1 pays (acceptance {on['acceptance']:.0%}); a CPU short of arithmetic gains little")
+            line(
+                f"{engine} n-gram speculation, {prompt}: speed-up",
+                on["tokens/s"] / off["tokens/s"],
+                f"> 1 pays (acceptance {on['acceptance']:.0%}); a CPU short of arithmetic gains little",
+            )
         engines = {(row["engine"], row["clients"]): row["tokens/s"] for row in r06["engines"]}
         most = max(c for _, c in engines)
         if ("vLLM", most) in engines:
@@ -115,18 +153,27 @@ def report(course: Path, full: Path | None) -> None:
     if r07 and r07["seed_checks"]:
         print("07 · the advisor's prediction on a seed's real shape (a stand-in: real size and speed)")
         for row in r07["seed_checks"]:
-            line(f"{row['seed (stand-in)']} {row['type']}: predicted ÷ measured tok/s", 1 + row["speed error"],
-                 "within 0.5–1.5: the speed model carries over from notebook 03's measurements")
+            line(
+                f"{row['seed (stand-in)']} {row['type']}: predicted ÷ measured tok/s",
+                1 + row["speed error"],
+                "within 0.5–1.5: the speed model carries over from notebook 03's measurements",
+            )
     f03, f04 = load(full, "03_quantizing_with_llama_cpp"), load(full, "04_optimizing_with_olive")
     if f03:
         print(f"full depth · {f03['model']}")
         table = {row["type"]: row for row in f03["table"]}
-        line("Q4_K_M ÷ F16 generation tokens/s", table["Q4_K_M"]["tg tok/s"] / table["F16"]["tg tok/s"],
-             "> 1: fewer bytes per token, faster")
+        line(
+            "Q4_K_M ÷ F16 generation tokens/s",
+            table["Q4_K_M"]["tg tok/s"] / table["F16"]["tg tok/s"],
+            "> 1: fewer bytes per token, faster",
+        )
     if f04:
         for m in f04["models"]:
-            line(f"Olive {m['precision']} ({m['route']}): peak ÷ predicted memory",
-                 m["peak_bytes"] / m["predicted_peak_bytes"], "≤ 1.15: the preflight's memory model holds")
+            line(
+                f"Olive {m['precision']} ({m['route']}): peak ÷ predicted memory",
+                m["peak_bytes"] / m["predicted_peak_bytes"],
+                "≤ 1.15: the preflight's memory model holds",
+            )
 
 
 def main() -> None:

@@ -28,9 +28,11 @@ def main() -> None:
         with serve.start_llama_server(gguf, parallel=slots, threads=args.threads or toolrun.default_threads()) as s:
             r = serve.load_test(s.base_url, args.clients, args.per_client, max_tokens=args.max_tokens)
         rps[slots] = r.requests_per_s
-        print(f"{args.model}: {slots} slot(s)  {r.requests} requests, {r.errors} errors  "
-              f"{r.requests_per_s:7.2f} req/s  "
-              f"{r.tokens_per_s:8.1f} tok/s  p50 {r.percentile(50):.3f} s  p95 {r.percentile(95):.3f} s")
+        print(
+            f"{args.model}: {slots} slot(s)  {r.requests} requests, {r.errors} errors  "
+            f"{r.requests_per_s:7.2f} req/s  "
+            f"{r.tokens_per_s:8.1f} tok/s  p50 {r.percentile(50):.3f} s  p95 {r.percentile(95):.3f} s"
+        )
     lo, hi = min(rps), max(rps)
     print(f"ratio {hi} slots : {lo} slot = {rps[hi] / rps[lo]:.2f}")
 

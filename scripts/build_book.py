@@ -48,10 +48,18 @@ def build() -> Path:
             nb.cells = [c for c in nb.cells if "wrong-answer-probe" not in c.metadata.get("tags", [])]
             nbformat.write(nb, src / f"{name}.ipynb")
         (src / "_config.yml").write_text(CONFIG)
-        (src / "_toc.yml").write_text(f"format: jb-book\nroot: {names[0]}\nchapters:\n"
-                                      + "".join(f"- file: {n}\n" for n in names[1:]))
-        cmd = [str(jupyter_book), "build", str(src), "--path-output", str(src / "out"), "--warningiserror",
-               "--keep-going"]
+        (src / "_toc.yml").write_text(
+            f"format: jb-book\nroot: {names[0]}\nchapters:\n" + "".join(f"- file: {n}\n" for n in names[1:])
+        )
+        cmd = [
+            str(jupyter_book),
+            "build",
+            str(src),
+            "--path-output",
+            str(src / "out"),
+            "--warningiserror",
+            "--keep-going",
+        ]
         print("$", " ".join(cmd), flush=True)
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:

@@ -98,8 +98,11 @@ def base_venv(lock: Path) -> Path:
     shutil.rmtree(venv, ignore_errors=True)
     pins = python_packages(lock)
     # progress goes to stderr: stdout is the result (pure JSON with --json), also on the first, cold run
-    print(f"==> repo2docker's base environment: {len(pins)} Python packages from {lock.name} into {venv}",
-          file=sys.stderr, flush=True)
+    print(
+        f"==> repo2docker's base environment: {len(pins)} Python packages from {lock.name} into {venv}",
+        file=sys.stderr,
+        flush=True,
+    )
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write("\n".join(pins) + "\n")
@@ -112,8 +115,12 @@ def base_venv(lock: Path) -> Path:
 
 
 def pip(venv: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    run = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", *args],
-                         capture_output=True, text=True, env=env)
+    run = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if run.returncode != 0 and args[0] != "check":
         noise = "\n".join(line for line in run.stderr.splitlines() if "is ignored" not in line)
         raise SystemExit(f"pip {' '.join(args[:3])} failed:\n{noise[-3000:]}")
@@ -149,8 +156,11 @@ def write_metadata(item: dict, folder: Path) -> None:
     meta = item["metadata"]
     dist_info = folder / f"{re.sub(r'[-_.]+', '_', meta['name'])}-{meta['version']}.dist-info"
     dist_info.mkdir()
-    lines = [f"Metadata-Version: {meta.get('metadata_version', '2.1')}", f"Name: {meta['name']}",
-             f"Version: {meta['version']}"]
+    lines = [
+        f"Metadata-Version: {meta.get('metadata_version', '2.1')}",
+        f"Name: {meta['name']}",
+        f"Version: {meta['version']}",
+    ]
     if meta.get("requires_python"):
         lines.append(f"Requires-Python: {meta['requires_python']}")
     lines += [f"Provides-Extra: {extra}" for extra in meta.get("provides_extra", [])]
@@ -167,8 +177,9 @@ def check(requirements: Path) -> dict:
         raise SystemExit("the Dockerfile does not run pip install -r binder/requirements.txt and then postBuild")
     lock = base_lock(dockerfile)
     venv = base_venv(lock)
-    base = {line.split("==")[0].lower(): line.split("==")[1]
-            for line in pip(venv, "list", "--format=freeze").stdout.split()}
+    base = {
+        line.split("==")[0].lower(): line.split("==")[1] for line in pip(venv, "list", "--format=freeze").stdout.split()
+    }
     install, note = resolve(venv, requirements)
     with tempfile.TemporaryDirectory() as overlay:
         for item in install:
@@ -181,8 +192,7 @@ def check(requirements: Path) -> dict:
         "lock": lock.name,
         "base_packages": len(base),
         "installed_or_upgraded": len(changed),
-        "upgraded": {name: [base[name.lower()], version] for name, version in changed.items()
-                     if name.lower() in base},
+        "upgraded": {name: [base[name.lower()], version] for name, version in changed.items() if name.lower() in base},
         "note": note,
         "pip_check": (result.stdout + result.stderr).strip(),
         "ok": result.returncode == 0,
@@ -202,10 +212,14 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=1))
     else:
-        print(f"Binder image: {result['base_image']}, conda environment {result['lock']} "
-              f"({result['base_packages']} Python packages)")
-        print(f"pip install -r {args.requirements.name}: {result['installed_or_upgraded']} packages installed, "
-              f"{len(result['upgraded'])} of the base's upgraded:")
+        print(
+            f"Binder image: {result['base_image']}, conda environment {result['lock']} "
+            f"({result['base_packages']} Python packages)"
+        )
+        print(
+            f"pip install -r {args.requirements.name}: {result['installed_or_upgraded']} packages installed, "
+            f"{len(result['upgraded'])} of the base's upgraded:"
+        )
         for name, (old, new) in sorted(result["upgraded"].items()):
             print(f"    {name:24} {old} -> {new}")
         if result["note"]:

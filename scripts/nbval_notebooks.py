@@ -56,11 +56,15 @@ def compose() -> list[Path]:
                 cell["execution_count"] = None
         missing = {c["id"] for c in tagged(nb)} ^ set(expected)
         if missing:
-            sys.exit(f"error: {expected_file.name} and the notebook's tagged cells differ: {sorted(missing)}; "
-                     "run scripts/nbval_notebooks.py --update after a passing `make test`")
+            sys.exit(
+                f"error: {expected_file.name} and the notebook's tagged cells differ: {sorted(missing)}; "
+                "run scripts/nbval_notebooks.py --update after a passing `make test`"
+            )
         for cell in tagged(nb):
-            cell["outputs"] = [dict(o, execution_count=None) if o["output_type"] == "execute_result" else o
-                               for o in expected[cell["id"]]]
+            cell["outputs"] = [
+                dict(o, execution_count=None) if o["output_type"] == "execute_result" else o
+                for o in expected[cell["id"]]
+            ]
         path = OUT / f"{expected_file.stem}.ipynb"
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
         written.append(path)

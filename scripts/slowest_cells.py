@@ -1,6 +1,6 @@
 """The slowest cells of each notebook the tests executed (papermill records every cell's duration).
 
-    python scripts/slowest_cells.py [N]   # N cells per notebook (default 3), from build/notebooks*/
+python scripts/slowest_cells.py [N]   # N cells per notebook (default 3), from build/notebooks*/
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ def main(n: int = 3) -> None:
         if path.parent.name == "notebooks-input":
             continue
         cells = json.loads(path.read_text())["cells"]
-        timed = [(c["metadata"].get("papermill", {}).get("duration") or 0.0, i, c) for i, c in enumerate(cells)
-                 if c["cell_type"] == "code"]
+        timed = [
+            (c["metadata"].get("papermill", {}).get("duration") or 0.0, i, c)
+            for i, c in enumerate(cells)
+            if c["cell_type"] == "code"
+        ]
         total = sum(t for t, _, _ in timed)
         print(f"{path.parent.name}/{path.name}: {total:.0f} s in {len(timed)} code cells")
         for seconds, i, cell in sorted(timed, key=lambda x: -x[0])[:n]:

@@ -19,6 +19,7 @@ start=$(date +%s)
 # every test has a time limit (a hung server fails its test, not the whole run); the slowest 25 are listed at the end
 PYTEST=(.venv/bin/python -m pytest -p no:cacheprovider --timeout=2400 --durations=25)
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .  # `ruff format .` fixes it (notebooks are laid out by hand: see pyproject.toml)
 if [[ "${1:-}" == unit ]]; then
   "${PYTEST[@]}" tests -m fast
 elif [[ "${1:-}" == bench ]]; then

@@ -57,7 +57,10 @@ def train_tokenizer(text: str) -> spm.SentencePieceProcessor:
         byte_fallback=True,
         split_digits=True,
         character_coverage=1.0,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
         num_threads=2,
         minloglevel=2,
     )
@@ -121,18 +124,32 @@ def main() -> None:
     print(f"tokens: {len(train_ids):,} train, {len(heldout_ids):,} held-out")
 
     config = LlamaConfig(
-        vocab_size=VOCAB, hidden_size=256, intermediate_size=768, num_hidden_layers=4,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=64, max_position_embeddings=CONTEXT,
-        rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=TIED,
-        bos_token_id=1, eos_token_id=2, pad_token_id=None, torch_dtype="float32",
+        vocab_size=VOCAB,
+        hidden_size=256,
+        intermediate_size=768,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=64,
+        max_position_embeddings=CONTEXT,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        tie_word_embeddings=TIED,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=None,
+        torch_dtype="float32",
     )
     model = LlamaForCausalLM(config)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params:,}")
     opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / WARMUP)
-        * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(s, STEPS) / STEPS)))
+        opt,
+        lambda s: (
+            min(1.0, (s + 1) / WARMUP)
+            * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(s, STEPS) / STEPS)))
+        ),
     )
     gen = torch.Generator().manual_seed(SEED)
     log = []
@@ -155,21 +172,47 @@ def main() -> None:
             print(entry, flush=True)
 
     model.save_pretrained(OUT, safe_serialization=True)
-    (OUT / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "LlamaTokenizer",
-        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
-        "add_bos_token": True, "add_eos_token": False,
-        "legacy": False, "add_prefix_space": True,
-        "model_max_length": CONTEXT,
-        "clean_up_tokenization_spaces": False,
-    }, indent=2) + "\n")
-    (OUT / "training_log.json").write_text(json.dumps({
-        "parameters": n_params, "train_tokens": len(train_ids), "heldout_tokens": len(heldout_ids),
-        "steps": STEPS, "batch": BATCH, "context": CONTEXT, "lr": LR, "lr_floor": LR_FLOOR,
-        "weight_decay": WEIGHT_DECAY, "tied_embeddings": TIED, "seed": SEED,
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "seconds": round(time.time() - start), "log": log,
-    }, indent=2) + "\n")
+    (OUT / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "LlamaTokenizer",
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "add_bos_token": True,
+                "add_eos_token": False,
+                "legacy": False,
+                "add_prefix_space": True,
+                "model_max_length": CONTEXT,
+                "clean_up_tokenization_spaces": False,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    (OUT / "training_log.json").write_text(
+        json.dumps(
+            {
+                "parameters": n_params,
+                "train_tokens": len(train_ids),
+                "heldout_tokens": len(heldout_ids),
+                "steps": STEPS,
+                "batch": BATCH,
+                "context": CONTEXT,
+                "lr": LR,
+                "lr_floor": LR_FLOOR,
+                "weight_decay": WEIGHT_DECAY,
+                "tied_embeddings": TIED,
+                "seed": SEED,
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+                "seconds": round(time.time() - start),
+                "log": log,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"saved to {OUT} in {time.time() - start:.0f} s")
 
 

@@ -54,6 +54,7 @@ class SpeedModel:
     """tokens/s ≈ efficiency(type) × bandwidth ÷ bytes read per token. The share of the bandwidth ceiling a file
     reaches depends on its type (its kernels do more or less arithmetic per byte): measured per type where notebook
     03 measured it, else the median of those measurements."""
+
     bandwidth: float  # bytes/s
     efficiency: dict[str, float]  # per quantization type
     default_efficiency: float
@@ -76,10 +77,15 @@ def speed_model() -> SpeedModel:
             shares.setdefault(qtype, []).append(min(1.0, row["tg tok/s"] / (bw / row["bytes/token"])))
         efficiency = {t: max(v) for t, v in shares.items()}
         values = sorted(efficiency.values())
-        return SpeedModel(bw, efficiency, values[len(values) // 2],
-                          f"measured in notebook 03 ({len(efficiency)} types)")
-    return SpeedModel(measure.memory_bandwidth(), {}, DEFAULT_EFFICIENCY,
-                      f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed (run notebook 03)")
+        return SpeedModel(
+            bw, efficiency, values[len(values) // 2], f"measured in notebook 03 ({len(efficiency)} types)"
+        )
+    return SpeedModel(
+        measure.memory_bandwidth(),
+        {},
+        DEFAULT_EFFICIENCY,
+        f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed (run notebook 03)",
+    )
 
 
 def runtime_for(device: Device) -> str:
@@ -95,9 +101,14 @@ def runtime_for(device: Device) -> str:
 TASK_FAMILIES = {"code": ("Qwen3", "Phi-4"), "reasoning": ("Phi-4", "Qwen3"), "multilingual": ("Qwen3", "Gemma 3")}
 
 
-def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None = None,
-              quality: dict[str, float] | None = None,
-              measured: dict[tuple[str, str], float] | None = None) -> tuple[list[Recommendation], str]:
+def recommend(
+    device: Device,
+    need: Need,
+    top: int = 5,
+    models: list[str] | None = None,
+    quality: dict[str, float] | None = None,
+    measured: dict[tuple[str, str], float] | None = None,
+) -> tuple[list[Recommendation], str]:
     """Ranked (model, type, runtime) that fit the device and meet the speed, with the reasons.
 
     `quality`: the perplexity each type adds; by default llama.cpp's own table (`llama-quantize --help`).
@@ -122,7 +133,7 @@ def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None
         if catalog.classify(params) == "nano":  # toy and teaching models (slm-nano) are not candidates
             continue
         ternary = m.family.startswith("BitNet")  # trained ternary: its own types lose nothing
-        for q in (("TQ2_0", "TQ1_0") if ternary else TYPES):
+        for q in ("TQ2_0", "TQ1_0") if ternary else TYPES:
             est = sizing.estimate_file(tensors, hp, q)
             mem = sizing.runtime_memory(est.total_bytes, cfg, ctx)
             was_measured = bool(measured) and (name, q) in measured
@@ -132,17 +143,24 @@ def recommend(device: Device, need: Need, top: int = 5, models: list[str] | None
             if not ternary and q not in quality:
                 continue  # a type whose cost in quality nobody measured is not advised
             ppl_increase = 0.0 if ternary else quality[q]
-            reasons = [f"needs {mem['total'] / 1e9:.2f} GB of the {budget / 1e9:.1f} GB left after the OS reserve",
-                       (f"measured {tps:.0f} tokens/s on this machine (a stand-in of its shape)" if was_measured else
-                        f"predicted {tps:.0f} tokens/s ≥ {need.min_tokens_per_s:g} ({source})"),
-                       "trained with ternary weights: TQ types store it without loss" if ternary else
-                       f"{q} adds {ppl_increase:+.3f} perplexity on Llama-3-8B (llama.cpp's table)"]
+            reasons = [
+                f"needs {mem['total'] / 1e9:.2f} GB of the {budget / 1e9:.1f} GB left after the OS reserve",
+                (
+                    f"measured {tps:.0f} tokens/s on this machine (a stand-in of its shape)"
+                    if was_measured
+                    else f"predicted {tps:.0f} tokens/s ≥ {need.min_tokens_per_s:g} ({source})"
+                ),
+                "trained with ternary weights: TQ types store it without loss"
+                if ternary
+                else f"{q} adds {ppl_increase:+.3f} perplexity on Llama-3-8B (llama.cpp's table)",
+            ]
             if need.task in TASK_FAMILIES and m.family in TASK_FAMILIES[need.task]:
                 reasons.append(f"{m.family} is a family the lesson recommends for {need.task}")
             if m.gated:
                 reasons.append("gated on the hub: accept its licence and use a token to download")
-            out.append(Recommendation(name, q, runtime_for(device), mem["total"] / 1e9, tps, params, ppl_increase,
-                                      reasons))
+            out.append(
+                Recommendation(name, q, runtime_for(device), mem["total"] / 1e9, tps, params, ppl_increase, reasons)
+            )
 
     def score(r: Recommendation) -> tuple:
         family = catalog.get(r.model).family

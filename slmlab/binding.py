@@ -25,8 +25,16 @@ def open_llama(gguf_path: str | Path, n_ctx: int, threads: int | None = None, *,
     import llama_cpp
 
     threads = threads or default_threads()
-    settings = {"n_ctx": n_ctx, "n_threads": threads, "n_threads_batch": threads, "flash_attn": True,
-                "swa_full": False, "seed": 0, "verbose": verbose, **overrides}
+    settings = {
+        "n_ctx": n_ctx,
+        "n_threads": threads,
+        "n_threads_batch": threads,
+        "flash_attn": True,
+        "swa_full": False,
+        "seed": 0,
+        "verbose": verbose,
+        **overrides,
+    }
     return llama_cpp.Llama(model_path=str(gguf_path), **settings)
 
 
@@ -57,8 +65,9 @@ def load(gguf_path: str, n_ctx: int = 512, threads: int | None = None):
     return open_llama(gguf_path, n_ctx, threads)
 
 
-def greedy_tokens(llm, prompt_tokens: list[int], n_tokens: int,
-                  stop_at_eos: bool = True) -> tuple[list[int], float, float]:
+def greedy_tokens(
+    llm, prompt_tokens: list[int], n_tokens: int, stop_at_eos: bool = True
+) -> tuple[list[int], float, float]:
     """Greedy decoding: evaluate the prompt, then repeatedly take the most likely token and evaluate it.
 
     The logits are read in place from llama.cpp's buffer (no copy), so the loop costs almost nothing
@@ -82,8 +91,15 @@ def greedy_tokens(llm, prompt_tokens: list[int], n_tokens: int,
     return out, t1 - t0, t2 - t1
 
 
-def generate(gguf_path: str | Path, prompt: str, n_tokens: int = 32, *, threads: int | None = None,
-             temperature: float = 0.0, n_ctx: int | None = None) -> Generation:
+def generate(
+    gguf_path: str | Path,
+    prompt: str,
+    n_tokens: int = 32,
+    *,
+    threads: int | None = None,
+    temperature: float = 0.0,
+    n_ctx: int | None = None,
+) -> Generation:
     """Complete `prompt` with llama-cpp-python and time the prompt and the generated tokens (wall clock).
 
     At temperature 0 this is greedy decoding (`greedy_tokens`); otherwise llama-cpp-python's sampler."""
@@ -100,8 +116,16 @@ def generate(gguf_path: str | Path, prompt: str, n_tokens: int = 32, *, threads:
         out = llm.create_completion(prompt, max_tokens=n_tokens, temperature=temperature)
         t_gen, t_prompt = time.perf_counter() - start, 0.0
         text, n_gen = out["choices"][0]["text"], out["usage"]["completion_tokens"]
-    return Generation(model=Path(gguf_path).name, prompt=prompt, text=text, prompt_tokens=len(prompt_tokens),
-                      generated_tokens=n_gen, prompt_seconds=t_prompt, generation_seconds=t_gen, threads=threads)
+    return Generation(
+        model=Path(gguf_path).name,
+        prompt=prompt,
+        text=text,
+        prompt_tokens=len(prompt_tokens),
+        generated_tokens=n_gen,
+        prompt_seconds=t_prompt,
+        generation_seconds=t_gen,
+        threads=threads,
+    )
 
 
 def context_for(gguf_path: str | Path, cap: int = 2048) -> int:
@@ -125,8 +149,9 @@ class Bench:
         return self.ours_tg / self.llama_bench_tg
 
 
-def bench(gguf_path: str | Path, threads: int | None = None, n_prompt: int = 64, n_gen: int = 64,
-          reps: int = 3) -> Bench:
+def bench(
+    gguf_path: str | Path, threads: int | None = None, n_prompt: int = 64, n_gen: int = 64, reps: int = 3
+) -> Bench:
     """llama-bench and our own generation path on the same file and threads; `ratio` = ours / llama-bench."""
     threads = threads or default_threads()
     lb = llama_bench(gguf_path, threads, n_prompt, n_gen, reps)

@@ -29,8 +29,8 @@ CATALOG_DIR = paths.DATA / "catalog"
 
 CLASSES = [  # (name, lower bound inclusive, upper bound exclusive), in total parameters
     ("nano", 0, 100e6),
-    ("micro", 100e6, 1.45e9),      # lesson: 100M–1.4B
-    ("small", 1.45e9, 13.95e9),    # lesson: 1.5B–13.9B
+    ("micro", 100e6, 1.45e9),  # lesson: 100M–1.4B
+    ("small", 1.45e9, 13.95e9),  # lesson: 1.5B–13.9B
     ("medium", 13.95e9, 30.05e9),  # lesson: 14B–30B
     ("large", 30.05e9, float("inf")),
 ]
@@ -71,9 +71,16 @@ def _catalog() -> dict[str, CatalogModel]:
     models = {}
     for m in data["models"]:
         models[m["name"]] = CatalogModel(
-            name=m["name"], hub_id=m.get("hub_id"), family=m["family"], licence=m["licence"], gated=m["gated"],
-            config_path=(CATALOG_DIR / m["config"]).resolve(), published=m.get("published", {}),
-            note=m.get("note", ""), offline=m.get("offline", ""))
+            name=m["name"],
+            hub_id=m.get("hub_id"),
+            family=m["family"],
+            licence=m["licence"],
+            gated=m["gated"],
+            config_path=(CATALOG_DIR / m["config"]).resolve(),
+            published=m.get("published", {}),
+            note=m.get("note", ""),
+            offline=m.get("offline", ""),
+        )
     return models
 
 
@@ -147,8 +154,7 @@ def config_for(ref: str | Path) -> tuple[dict, str, str]:
     if "/" in ref and not path.exists():
         folder = hub.snapshot(ref, allow_patterns=["config.json"], complete=False)
         return json.loads((folder / "config.json").read_text()), f"hub: {ref}", ref.split("/")[-1]
-    raise SlmlabError(f"no config for {ref!r}: give a catalog name ({', '.join(names())}), "
-                      "a model folder or a hub id")
+    raise SlmlabError(f"no config for {ref!r}: give a catalog name ({', '.join(names())}), a model folder or a hub id")
 
 
 def info(ref: str, file_types: tuple[str, ...] | None = None) -> ModelInfo:
@@ -156,7 +162,14 @@ def info(ref: str, file_types: tuple[str, ...] | None = None) -> ModelInfo:
     config, source, ref = config_for(ref)
     count = count_parameters(config)
     estimates = sizing.estimate_sizes(config, file_types or sizing.FILE_TYPES)
-    return ModelInfo(name=ref, params=count.total, embedding=count.embedding, non_embedding=count.non_embedding,
-                     tied_embeddings=count.tied_embeddings, size_class=classify(count.total),
-                     context_length=context_length(config),
-                     sizes={ft: e.total_bytes for ft, e in estimates.items()}, source=source)
+    return ModelInfo(
+        name=ref,
+        params=count.total,
+        embedding=count.embedding,
+        non_embedding=count.non_embedding,
+        tied_embeddings=count.tied_embeddings,
+        size_class=classify(count.total),
+        context_length=context_length(config),
+        sizes={ft: e.total_bytes for ft, e in estimates.items()},
+        source=source,
+    )

@@ -64,13 +64,20 @@ def find_exercise(nb, name: str) -> Exercise:
             calls = CHECK_CALL.findall(cell.source)
             if calls:
                 return Exercise(name, calls[-1][0], calls[-1][1], i)
-    raise SlmlabError(f"{name} has no exercise: no code cell after a **Solution:** heading ending with "
-                      "`assert check_…(…)`")
+    raise SlmlabError(
+        f"{name} has no exercise: no code cell after a **Solution:** heading ending with `assert check_…(…)`"
+    )
 
 
 def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution,
-            "task": False}
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if grade:
         meta["points"] = POINTS
     return meta
@@ -84,11 +91,14 @@ def split_check(source: str, check: str) -> tuple[str, str]:
     lines = source.splitlines(keepends=True)
     visible, hidden = [], []
     for node in ast.parse(source).body:
-        segment = "".join(lines[node.lineno - 1 - len(getattr(node, "decorator_list", [])):node.end_lineno])
+        segment = "".join(lines[node.lineno - 1 - len(getattr(node, "decorator_list", [])) : node.end_lineno])
         if isinstance(node, ast.FunctionDef) and node.name == check:
             hidden.append(segment)
-        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-                  and getattr(node.value.func, "id", None) == check):
+        elif not (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and getattr(node.value.func, "id", None) == check
+        ):
             visible.append(segment)
     return "".join(visible).strip(), "".join(hidden).strip()
 
@@ -99,8 +109,11 @@ def source_notebook(name: str, hidden_checks: bool = False):
 
     nb = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)
     ex = find_exercise(nb, name)
-    check_cell = next(i for i in range(ex.solution_cell - 1, 0, -1)
-                      if nb.cells[i].cell_type == "code" and f"def {ex.check}(" in nb.cells[i].source)
+    check_cell = next(
+        i
+        for i in range(ex.solution_cell - 1, 0, -1)
+        if nb.cells[i].cell_type == "code" and f"def {ex.check}(" in nb.cells[i].source
+    )
     nb.cells[check_cell].metadata["nbgrader"] = _meta(f"{ex.check}-definition", locked=True)
     hidden = ""
     if hidden_checks:
@@ -112,9 +125,13 @@ def source_notebook(name: str, hidden_checks: bool = False):
     body = CHECK_CALL.sub("", solution.source).rstrip()
     solution.source = f"### BEGIN SOLUTION\n{body}\n### END SOLUTION"
     solution.metadata["nbgrader"] = _meta(f"{name}-answer", solution=True)
-    test = nbformat.v4.new_code_cell(f"# your answer is checked here when your notebook is graded\n"
-                                     f"### BEGIN HIDDEN TESTS\n{hidden}\n\n\nassert {ex.check}({ex.answer})\n"
-                                     "### END HIDDEN TESTS" if hidden else f"assert {ex.check}({ex.answer})")
+    test = nbformat.v4.new_code_cell(
+        f"# your answer is checked here when your notebook is graded\n"
+        f"### BEGIN HIDDEN TESTS\n{hidden}\n\n\nassert {ex.check}({ex.answer})\n"
+        "### END HIDDEN TESTS"
+        if hidden
+        else f"assert {ex.check}({ex.answer})"
+    )
     test.metadata["nbgrader"] = _meta(f"{name}-test", grade=True, locked=True)
     nb.cells.insert(ex.solution_cell + 1, test)
     for cell in nb.cells:  # the text around the exercise no longer promises a solution below
@@ -127,8 +144,9 @@ class GradingTimeout(SlmlabError):
     """An nbgrader run that went past its time limit (its process group was killed)."""
 
 
-def _nbgrader(course: Path, *args: str, env: dict[str, str] | None = None, timeout: float | None = None,
-              quiet: bool = False) -> str:
+def _nbgrader(
+    course: Path, *args: str, env: dict[str, str] | None = None, timeout: float | None = None, quiet: bool = False
+) -> str:
     exe = Path(sys.executable).with_name("nbgrader")
     cmd = [str(exe if exe.is_file() else "nbgrader"), *args]
     if not quiet:
@@ -136,9 +154,16 @@ def _nbgrader(course: Path, *args: str, env: dict[str, str] | None = None, timeo
     bin_dir = str(Path(sys.executable).parent)  # nbgrader runs alembic, from the same venv, by name
     path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
     # its own process group: a submission that hangs is stopped with the kernel and whatever it started
-    proc = subprocess.Popen(cmd, cwd=course, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, start_new_session=True,
-                            env={**os.environ, "PATH": path, **(env or {})})
+    proc = subprocess.Popen(
+        cmd,
+        cwd=course,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "PATH": path, **(env or {})},
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -158,7 +183,8 @@ def make_course(course: Path, names: list[str], hidden_checks: bool = False) -> 
         f"c.CourseDirectory.root = {str(course)!r}\n"
         f"c.Execute.timeout = {CELL_TIMEOUT_S}\n"
         "c.Execute.kernel_name = 'python3'\n"
-        "c.ClearSolutions.code_stub = {'python': '# YOUR CODE HERE\\nraise NotImplementedError()'}\n")
+        "c.ClearSolutions.code_stub = {'python': '# YOUR CODE HERE\\nraise NotImplementedError()'}\n"
+    )
     import nbformat
 
     for name in names:
@@ -234,8 +260,16 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def grade(submissions: Path, out_csv: Path, names: list[str] | None = None, hidden_checks: bool = False, *,
-          jobs: int | None = None, timeout: float = NOTEBOOK_TIMEOUT_S, progress: bool = True) -> list[Grade]:
+def grade(
+    submissions: Path,
+    out_csv: Path,
+    names: list[str] | None = None,
+    hidden_checks: bool = False,
+    *,
+    jobs: int | None = None,
+    timeout: float = NOTEBOOK_TIMEOUT_S,
+    progress: bool = True,
+) -> list[Grade]:
     """Autograde `submissions/STUDENT/NOTEBOOK.ipynb` with nbgrader; write every student's grade to `out_csv`
     and each student's feedback (HTML) beside it, in `feedback/STUDENT/NOTEBOOK/`. `hidden_checks` must be what
     the students' version was released with.
@@ -272,15 +306,24 @@ def grade(submissions: Path, out_csv: Path, names: list[str] | None = None, hidd
                 else:
                     to_grade.append((student, name))
         with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
-            futures = [pool.submit(_grade_one, template, Path(tmp) / f"grading-{i}", submissions, student, name,
-                                   timeout) for i, (student, name) in enumerate(to_grade)]
-            bar = tqdm(as_completed(futures), total=len(futures), desc="grading", unit="notebook",
-                       disable=not progress or not futures)
+            futures = [
+                pool.submit(_grade_one, template, Path(tmp) / f"grading-{i}", submissions, student, name, timeout)
+                for i, (student, name) in enumerate(to_grade)
+            ]
+            bar = tqdm(
+                as_completed(futures),
+                total=len(futures),
+                desc="grading",
+                unit="notebook",
+                disable=not progress or not futures,
+            )
             for future in bar:
                 g = future.result()
                 grades[g.student, g.notebook] = g
-                bar.write(f"{g.student}/{g.notebook}: {g.score:g} / {g.max_score:g} in {g.seconds:.0f} s"
-                          + (f" — {g.problem}" if g.problem else ""))
+                bar.write(
+                    f"{g.student}/{g.notebook}: {g.score:g} / {g.max_score:g} in {g.seconds:.0f} s"
+                    + (f" — {g.problem}" if g.problem else "")
+                )
         result = [grades[s, n] for s in students for n in names]
         feedback = out_csv.parent / "feedback"
         shutil.rmtree(feedback, ignore_errors=True)
@@ -293,7 +336,8 @@ def grade(submissions: Path, out_csv: Path, names: list[str] | None = None, hidd
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / f"{g.notebook}.html").write_text(
                     f"<!DOCTYPE html>\n<html><body><h1>{g.notebook}: 0 / {g.max_score:g}</h1>\n"
-                    f"<p>{html.escape(g.problem)}</p></body></html>\n")
+                    f"<p>{html.escape(g.problem)}</p></body></html>\n"
+                )
     with paths.atomic_output(out_csv) as tmp_csv, open(tmp_csv, "w", newline="") as f:
         writer = csv.DictWriter(f, GRADES_COLUMNS)
         writer.writeheader()
@@ -318,20 +362,29 @@ def _grade_one(template: Path, course: Path, submissions: Path, student: str, na
         _nbgrader(course, "generate_feedback", name, "--student", student, "--force", quiet=True)
         _nbgrader(course, "export", "--to", str(course / "grades.csv"), quiet=True)
     except GradingTimeout:
-        return Grade(student, name, 0.0, POINTS, f"timed out: still running after {timeout:g} s",
-                     time.perf_counter() - start)
+        return Grade(
+            student, name, 0.0, POINTS, f"timed out: still running after {timeout:g} s", time.perf_counter() - start
+        )
     except SlmlabError as e:
         last = next((ln for ln in reversed(str(e).splitlines()) if ln.strip()), str(e))
-        return Grade(student, name, 0.0, POINTS, f"nbgrader could not grade it: {last.strip()[:160]}",
-                     time.perf_counter() - start)
+        return Grade(
+            student,
+            name,
+            0.0,
+            POINTS,
+            f"nbgrader could not grade it: {last.strip()[:160]}",
+            time.perf_counter() - start,
+        )
     finally:
         made = course / "feedback" / student / name
         if made.is_dir():
             shutil.copytree(made, course.parent / "feedback" / student / name, dirs_exist_ok=True)
-    row = next(r for r in csv.DictReader(open(course / "grades.csv"))
-               if r["student_id"] == student and r["assignment"] == name)
-    return Grade(student, name, float(row["raw_score"] or 0), float(row["max_score"] or 0),
-                 seconds=time.perf_counter() - start)
+    row = next(
+        r for r in csv.DictReader(open(course / "grades.csv")) if r["student_id"] == student and r["assignment"] == name
+    )
+    return Grade(
+        student, name, float(row["raw_score"] or 0), float(row["max_score"] or 0), seconds=time.perf_counter() - start
+    )
 
 
 def self_test_submissions(folder: Path, names: list[str] | None = None, hidden_checks: bool = False) -> Path:

@@ -70,6 +70,7 @@ def command(name: str, help: str, arguments: Arguments | None = None) -> Callabl
     def register(func: Handler) -> Handler:
         COMMANDS[name] = (func, help, arguments)
         return func
+
     return register
 
 
@@ -80,20 +81,30 @@ def doctor_arguments(p: argparse.ArgumentParser) -> None:
 @command("doctor", "check tools, packages, models and hardware; exit 1 if the course cannot run", doctor_arguments)
 def cmd_doctor(args: argparse.Namespace) -> Result:
     report = doctor.run_checks(check_network=not args.no_network)
-    rows = [{"": "ok" if c.ok else ("MISSING" if c.required else "--"), "check": c.name, "detail": c.detail,
-             "fix": "" if c.ok else c.fix} for c in report.checks]
+    rows = [
+        {
+            "": "ok" if c.ok else ("MISSING" if c.required else "--"),
+            "check": c.name,
+            "detail": c.detail,
+            "fix": "" if c.ok else c.fix,
+        }
+        for c in report.checks
+    ]
     hw = report.hardware
     simd = ", ".join(k for k, v in hw["simd"].items() if v) or "none"
-    text = (table(rows) + f"\n\nCPU: {hw['cpu']} ({hw['arch']}, {hw['cores']} cores; SIMD: {simd})"
-            f"\nRAM: {gib(hw['ram_bytes'])} ({gib(hw['ram_available_bytes'])} available)  "
-            f"disk free: {gib(hw['disk_free_bytes'])} in {hw['cache_dir']}"
-            f"\n{'Ready for the course.' if report.ready else 'Not ready: run the fixes above.'}")
+    text = (
+        table(rows) + f"\n\nCPU: {hw['cpu']} ({hw['arch']}, {hw['cores']} cores; SIMD: {simd})"
+        f"\nRAM: {gib(hw['ram_bytes'])} ({gib(hw['ram_available_bytes'])} available)  "
+        f"disk free: {gib(hw['disk_free_bytes'])} in {hw['cache_dir']}"
+        f"\n{'Ready for the course.' if report.ready else 'Not ready: run the fixes above.'}"
+    )
     return Result(report.as_dict(), text, 0 if report.ready else 1)
 
 
 def models_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--add", nargs=2, metavar=("NAME", "PATH"),
-                   help="register a model file under NAME (records its SHA-256)")
+    p.add_argument(
+        "--add", nargs=2, metavar=("NAME", "PATH"), help="register a model file under NAME (records its SHA-256)"
+    )
     p.add_argument("--verify", metavar="NAME", help="check a registered file against its recorded SHA-256")
     p.add_argument("--remove", metavar="NAME", help="remove NAME from the registry (the file stays)")
 
@@ -105,14 +116,21 @@ def cmd_models(args: argparse.Namespace) -> Result:
         return Result(vars(e), f"registered {e.name}: {e.path} ({e.size_bytes:,} bytes, sha256 {e.sha256[:16]}…)")
     if args.verify:
         v = hub.verify(args.verify)
-        return Result(v, f"{args.verify}: {'ok, the SHA-256 matches' if v['ok'] else 'FAILED: ' + v['problem']}",
-                      0 if v["ok"] else 1)
+        return Result(
+            v,
+            f"{args.verify}: {'ok, the SHA-256 matches' if v['ok'] else 'FAILED: ' + v['problem']}",
+            0 if v["ok"] else 1,
+        )
     if args.remove:
         e = hub.unregister(args.remove)
         return Result(vars(e), f"removed {e.name} from the registry (the file {e.path} stays)")
     rows = models.list_models()
-    text = table([{"name": r["name"], "kind": r["kind"], "size": f"{r['size_bytes'] / 1e6:.1f} MB", "path": r["path"]}
-                  for r in rows])
+    text = table(
+        [
+            {"name": r["name"], "kind": r["kind"], "size": f"{r['size_bytes'] / 1e6:.1f} MB", "path": r["path"]}
+            for r in rows
+        ]
+    )
     return Result(rows, text)
 
 
@@ -142,8 +160,9 @@ def quantize_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("quantize", "GGUF → quantized GGUF with llama-quantize", quantize_arguments)
 def cmd_quantize(args: argparse.Namespace) -> Result:
-    info = llamacpp.quantize(args.source, args.type, args.output, allow_requantize=args.allow_requantize,
-                             threads=args.threads)
+    info = llamacpp.quantize(
+        args.source, args.type, args.output, allow_requantize=args.allow_requantize, threads=args.threads
+    )
     return Result(_gguf_row(info), table([_gguf_row(info)]))
 
 
@@ -159,18 +178,29 @@ def generate_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_generate(args: argparse.Namespace) -> Result:
     path = models.gguf_path(args.model)
     g = binding.generate(path, args.prompt, args.n, threads=args.threads, temperature=args.temperature)
-    data = {"model": g.model, "prompt": g.prompt, "text": g.text, "prompt_tokens": g.prompt_tokens,
-            "generated_tokens": g.generated_tokens, "prompt_tokens_per_s": round(g.prompt_tokens_per_s, 2),
-            "tokens_per_s": round(g.tokens_per_s, 2), "threads": g.threads}
-    return Result(data, f"{g.prompt}{g.text}\n\n{g.generated_tokens} tokens at {g.tokens_per_s:.1f} tokens/s "
-                        f"(prompt: {g.prompt_tokens} tokens at {g.prompt_tokens_per_s:.1f} tokens/s, "
-                        f"{g.threads} threads)")
+    data = {
+        "model": g.model,
+        "prompt": g.prompt,
+        "text": g.text,
+        "prompt_tokens": g.prompt_tokens,
+        "generated_tokens": g.generated_tokens,
+        "prompt_tokens_per_s": round(g.prompt_tokens_per_s, 2),
+        "tokens_per_s": round(g.tokens_per_s, 2),
+        "threads": g.threads,
+    }
+    return Result(
+        data,
+        f"{g.prompt}{g.text}\n\n{g.generated_tokens} tokens at {g.tokens_per_s:.1f} tokens/s "
+        f"(prompt: {g.prompt_tokens} tokens at {g.prompt_tokens_per_s:.1f} tokens/s, "
+        f"{g.threads} threads)",
+    )
 
 
 def pull_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("repo", help="a hub id, e.g. Qwen/Qwen3-0.6B")
-    p.add_argument("--include", action="append",
-                    help="only files matching this pattern (repeatable), e.g. '*Q4_K_M.gguf'")
+    p.add_argument(
+        "--include", action="append", help="only files matching this pattern (repeatable), e.g. '*Q4_K_M.gguf'"
+    )
     p.add_argument("--name", help="registry name for a downloaded GGUF")
 
 
@@ -179,12 +209,15 @@ def cmd_pull(args: argparse.Namespace) -> Result:
     folder, checks = hub.download(args.repo, args.include)
     for c in checks:
         if c["file"].endswith(".gguf"):
-            hub.register(args.name or Path(c["file"]).stem, folder / c["file"], source=f"hub: {args.repo}",
-                         replace=True)
+            hub.register(
+                args.name or Path(c["file"]).stem, folder / c["file"], source=f"hub: {args.repo}", replace=True
+            )
     text = f"{args.repo} → {folder}\n" + (
-        table([{"file": c["file"], "checked against": c["kind"], "ok": c["ok"]} for c in checks]) if checks else
-        f"{hub.where()} is not reachable: these are the files already in the Hugging Face cache (HF_HOME), "
-        "checked when they were downloaded")
+        table([{"file": c["file"], "checked against": c["kind"], "ok": c["ok"]} for c in checks])
+        if checks
+        else f"{hub.where()} is not reachable: these are the files already in the Hugging Face cache (HF_HOME), "
+        "checked when they were downloaded"
+    )
     return Result({"repo": args.repo, "path": str(folder), "checks": checks}, text)
 
 
@@ -195,41 +228,68 @@ def info_arguments(p: argparse.ArgumentParser) -> None:
 @command("info", "parameters, size class and estimated GGUF sizes, computed from the model's config", info_arguments)
 def cmd_info(args: argparse.Namespace) -> Result:
     i = catalog.info(args.model)
-    data = {"name": i.name, "params": i.params, "embedding_params": i.embedding,
-            "non_embedding_params": i.non_embedding,
-            "tied_embeddings": i.tied_embeddings, "class": i.size_class, "context_length": i.context_length,
-            "sizes": i.sizes, "source": i.source}
-    rows = [{"type": t, "bytes": f"{b:,}", "GB": f"{b / 1e9:.3f}", "GiB": f"{b / 2**30:.3f}"}
-            for t, b in i.sizes.items()]
-    text = (f"{i.name}: {i.params:,} parameters ({i.non_embedding:,} non-embedding, "
-            f"{'tied' if i.tied_embeddings else 'untied'} embeddings) → class {i.size_class}; "
-            f"context {i.context_length}\n"
-            f"estimated GGUF file sizes (GB = 10^9 bytes, GiB = 2^30 bytes):\n" + table(rows))
+    data = {
+        "name": i.name,
+        "params": i.params,
+        "embedding_params": i.embedding,
+        "non_embedding_params": i.non_embedding,
+        "tied_embeddings": i.tied_embeddings,
+        "class": i.size_class,
+        "context_length": i.context_length,
+        "sizes": i.sizes,
+        "source": i.source,
+    }
+    rows = [
+        {"type": t, "bytes": f"{b:,}", "GB": f"{b / 1e9:.3f}", "GiB": f"{b / 2**30:.3f}"} for t, b in i.sizes.items()
+    ]
+    text = (
+        f"{i.name}: {i.params:,} parameters ({i.non_embedding:,} non-embedding, "
+        f"{'tied' if i.tied_embeddings else 'untied'} embeddings) → class {i.size_class}; "
+        f"context {i.context_length}\n"
+        f"estimated GGUF file sizes (GB = 10^9 bytes, GiB = 2^30 bytes):\n" + table(rows)
+    )
     return Result(data, text)
 
 
 def shape_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("seed", help="a seed in the catalog: qwen3-0.6b, qwen3-8b, phi-4-mini, gemma-3-1b, llama-3-8b …")
-    p.add_argument("--layers", type=whole(1, 1000, "the number of blocks"), default=None,
-                    help="keep every tensor's shape but only N blocks (where the whole model does not fit)")
+    p.add_argument(
+        "--layers",
+        type=whole(1, 1000, "the number of blocks"),
+        default=None,
+        help="keep every tensor's shape but only N blocks (where the whole model does not fit)",
+    )
     p.add_argument("-o", "--output", help="output folder (default: the cache, SLMLAB_HOME/standins/SEED-KEY)")
 
 
-@command("shape", "build a same-shape stand-in of a seed model: its published config and real "
-                                 "tokenizer, random weights (its sizes, speed and memory are the seed's; "
-                                 "its text means nothing)", shape_arguments)
+@command(
+    "shape",
+    "build a same-shape stand-in of a seed model: its published config and real "
+    "tokenizer, random weights (its sizes, speed and memory are the seed's; "
+    "its text means nothing)",
+    shape_arguments,
+)
 def cmd_shape(args: argparse.Namespace) -> Result:
     p = standins.plan(args.seed, args.layers)
     folder = standins.build(args.seed, args.layers, args.output)
-    data = {"seed": args.seed, "hub_id": catalog.get(args.seed).hub_id, "path": str(folder), "parameters": p.n_params,
-            "layers": p.config["num_hidden_layers"], "dtype": p.dtype,
-            "size_bytes": sum(f.stat().st_size for f in folder.glob("*.safetensors")),
-            "stand_in": standins.MARK, "tokenizer": standins.RECIPES[p.config["model_type"]].note}
-    text = (f"{data['hub_id']} stand-in ({standins.MARK}): {folder}\n"
-            f"{p.n_params:,} parameters, {data['layers']} blocks, {p.dtype}, "
-            f"{data['size_bytes'] / 1e9:.2f} GB of weights\n"
-            f"tokenizer: {data['tokenizer']}\n"
-            f"its sizes, speed and memory are the real model's; its text and perplexity mean nothing")
+    data = {
+        "seed": args.seed,
+        "hub_id": catalog.get(args.seed).hub_id,
+        "path": str(folder),
+        "parameters": p.n_params,
+        "layers": p.config["num_hidden_layers"],
+        "dtype": p.dtype,
+        "size_bytes": sum(f.stat().st_size for f in folder.glob("*.safetensors")),
+        "stand_in": standins.MARK,
+        "tokenizer": standins.RECIPES[p.config["model_type"]].note,
+    }
+    text = (
+        f"{data['hub_id']} stand-in ({standins.MARK}): {folder}\n"
+        f"{p.n_params:,} parameters, {data['layers']} blocks, {p.dtype}, "
+        f"{data['size_bytes'] / 1e9:.2f} GB of weights\n"
+        f"tokenizer: {data['tokenizer']}\n"
+        f"its sizes, speed and memory are the real model's; its text and perplexity mean nothing"
+    )
     return Result(data, text)
 
 
@@ -243,16 +303,31 @@ def bench_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("bench", "generation speed: llama-bench and slmlab's own path on the same file and threads", bench_arguments)
 def cmd_bench(args: argparse.Namespace) -> Result:
-    b = binding.bench(models.gguf_path(args.model), threads=args.threads, n_prompt=args.n_prompt, n_gen=args.n_gen,
-                       reps=args.reps)
-    data = {"model": b.model, "threads": b.threads, "n_prompt": b.n_prompt, "n_gen": b.n_gen,
-            "llama_bench": {"prompt_tokens_per_s": round(b.llama_bench_pp, 2),
-                            "generation_tokens_per_s": round(b.llama_bench_tg, 2)},
-            "slmlab": {"generation_tokens_per_s": round(b.ours_tg, 2)}, "ratio": round(b.ratio, 3)}
-    text = table([{"path": "llama-bench", "prompt tok/s": f"{b.llama_bench_pp:.1f}",
-                   "generation tok/s": f"{b.llama_bench_tg:.1f}"},
-                  {"path": "slmlab (llama-cpp-python, greedy)", "prompt tok/s": "",
-                   "generation tok/s": f"{b.ours_tg:.1f}"}])
+    b = binding.bench(
+        models.gguf_path(args.model), threads=args.threads, n_prompt=args.n_prompt, n_gen=args.n_gen, reps=args.reps
+    )
+    data = {
+        "model": b.model,
+        "threads": b.threads,
+        "n_prompt": b.n_prompt,
+        "n_gen": b.n_gen,
+        "llama_bench": {
+            "prompt_tokens_per_s": round(b.llama_bench_pp, 2),
+            "generation_tokens_per_s": round(b.llama_bench_tg, 2),
+        },
+        "slmlab": {"generation_tokens_per_s": round(b.ours_tg, 2)},
+        "ratio": round(b.ratio, 3),
+    }
+    text = table(
+        [
+            {
+                "path": "llama-bench",
+                "prompt tok/s": f"{b.llama_bench_pp:.1f}",
+                "generation tok/s": f"{b.llama_bench_tg:.1f}",
+            },
+            {"path": "slmlab (llama-cpp-python, greedy)", "prompt tok/s": "", "generation tok/s": f"{b.ours_tg:.1f}"},
+        ]
+    )
     return Result(data, f"{b.model}, {b.threads} thread(s)\n{text}\nratio slmlab / llama-bench: {b.ratio:.3f}")
 
 
@@ -273,33 +348,66 @@ def serve_until_stopped(server: serve.Server) -> None:
 
 def serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="an offline model, a stand-in, a .gguf file or a Hugging Face folder")
-    p.add_argument("--engine", choices=["llama-server", "vllm"], default="llama-server",
-                    help="llama-server (a GGUF) or vLLM's CPU backend (a Hugging Face folder; its own venv)")
+    p.add_argument(
+        "--engine",
+        choices=["llama-server", "vllm"],
+        default="llama-server",
+        help="llama-server (a GGUF) or vLLM's CPU backend (a Hugging Face folder; its own venv)",
+    )
     p.add_argument("--port", type=PORT, default=None, help="default: a free port")
     p.add_argument("--api-key", default=None, help="require this key (Authorization: Bearer KEY)")
-    p.add_argument("--parallel", type=whole(1, 256, "the number of slots"), default=1,
-                    help="sequences decoded together (llama-server's slots, vLLM's --max-num-seqs)")
+    p.add_argument(
+        "--parallel",
+        type=whole(1, 256, "the number of slots"),
+        default=1,
+        help="sequences decoded together (llama-server's slots, vLLM's --max-num-seqs)",
+    )
     p.add_argument("--context", type=CONTEXT, default=512, help="context tokens per sequence")
     p.add_argument("--threads", type=THREADS, default=None)
 
 
-@command("serve", "serve a model with an OpenAI-compatible API on 127.0.0.1: llama-server or vLLM (Ctrl-C stops it)",
-         serve_arguments)
+@command(
+    "serve",
+    "serve a model with an OpenAI-compatible API on 127.0.0.1: llama-server or vLLM (Ctrl-C stops it)",
+    serve_arguments,
+)
 def cmd_serve(args: argparse.Namespace) -> Result:
     if args.engine == "vllm":  # vLLM loads Hugging Face folders; a GGUF-only model is dequantized into one (cached)
         model = models.resolve(args.model)
-        server = serve.start_vllm(models.hf_folder(model), name=model.name, port=args.port, api_key=args.api_key,
-                                  max_model_len=args.context, max_num_seqs=args.parallel, threads=args.threads)
+        server = serve.start_vllm(
+            models.hf_folder(model),
+            name=model.name,
+            port=args.port,
+            api_key=args.api_key,
+            max_model_len=args.context,
+            max_num_seqs=args.parallel,
+            threads=args.threads,
+        )
     else:
-        server = serve.start_llama_server(models.gguf_path(args.model), port=args.port, api_key=args.api_key,
-                                          parallel=args.parallel, context_per_slot=args.context, threads=args.threads)
-    info = {"url": server.base_url, "openai_base_url": f"{server.base_url}/v1", "pid": server.process.pid,
-            "engine": args.engine, "parallel": args.parallel, "api_key": bool(args.api_key)}
+        server = serve.start_llama_server(
+            models.gguf_path(args.model),
+            port=args.port,
+            api_key=args.api_key,
+            parallel=args.parallel,
+            context_per_slot=args.context,
+            threads=args.threads,
+        )
+    info = {
+        "url": server.base_url,
+        "openai_base_url": f"{server.base_url}/v1",
+        "pid": server.process.pid,
+        "engine": args.engine,
+        "parallel": args.parallel,
+        "api_key": bool(args.api_key),
+    }
     # `kill`, systemd and supervisors send SIGTERM: stop the server the same way as on Ctrl-C (installed before
     # saying "serving", so a SIGTERM sent as soon as it is said is caught too)
     signal.signal(signal.SIGTERM, _interrupt)
-    print(f"serving {args.model} with {args.engine} at {server.base_url}/v1 (loopback only; Ctrl-C stops it)",
-          file=sys.stderr, flush=True)
+    print(
+        f"serving {args.model} with {args.engine} at {server.base_url}/v1 (loopback only; Ctrl-C stops it)",
+        file=sys.stderr,
+        flush=True,
+    )
     serve_until_stopped(server)
     return Result(info, f"stopped the server at {server.base_url}")
 
@@ -308,14 +416,25 @@ def mirror_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("root", help="a folder with models at ROOT/models/ORG/NAME (git repositories or plain folders)")
     p.add_argument("--port", type=PORT, default=None, help="default: a free port")
     p.add_argument("--lan", action="store_true", help="listen on every interface, not only 127.0.0.1")
-    p.add_argument("--proxy", action="store_true", help="also fetch what ROOT lacks from huggingface.co, "
-                                                          "keeping a copy (needs the internet)")
-    p.add_argument("--add", action="append", metavar="ORG/NAME=FOLDER",
-                    help="copy a model folder into ROOT as ORG/NAME first (repeatable)")
+    p.add_argument(
+        "--proxy",
+        action="store_true",
+        help="also fetch what ROOT lacks from huggingface.co, keeping a copy (needs the internet)",
+    )
+    p.add_argument(
+        "--add",
+        action="append",
+        metavar="ORG/NAME=FOLDER",
+        help="copy a model folder into ROOT as ORG/NAME first (repeatable)",
+    )
 
 
-@command("mirror", "serve models over the Hugging Face protocol (olah) for a classroom or tests; "
-                                   "students set HF_ENDPOINT (Ctrl-C stops it)", mirror_arguments)
+@command(
+    "mirror",
+    "serve models over the Hugging Face protocol (olah) for a classroom or tests; "
+    "students set HF_ENDPOINT (Ctrl-C stops it)",
+    mirror_arguments,
+)
 def cmd_mirror(args: argparse.Namespace) -> Result:
     for spec in args.add or []:
         repo_id, _, folder = spec.partition("=")
@@ -327,10 +446,13 @@ def cmd_mirror(args: argparse.Namespace) -> Result:
     url = mirror.endpoint(server)
     repos = mirror.repositories(args.root)
     signal.signal(signal.SIGTERM, _interrupt)
-    print(f"serving {len(repos)} models from {args.root} at {url} "
-          f"({'the whole network can reach it' if args.lan else 'loopback only'}; Ctrl-C stops it)\n"
-          f"students set:  export HF_ENDPOINT={url}\n" + "\n".join(f"  {r}" for r in repos),
-          file=sys.stderr, flush=True)
+    print(
+        f"serving {len(repos)} models from {args.root} at {url} "
+        f"({'the whole network can reach it' if args.lan else 'loopback only'}; Ctrl-C stops it)\n"
+        f"students set:  export HF_ENDPOINT={url}\n" + "\n".join(f"  {r}" for r in repos),
+        file=sys.stderr,
+        flush=True,
+    )
     serve_until_stopped(server)
     return Result({"url": url, "repositories": repos}, f"stopped the mirror at {url}")
 
@@ -338,49 +460,82 @@ def cmd_mirror(args: argparse.Namespace) -> Result:
 def classroom_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["release", "grade"])
     p.add_argument("submissions", nargs="?", help="grade: a folder SUBMISSIONS/STUDENT/NOTEBOOK.ipynb")
-    p.add_argument("-o", "--output", required=True, help="release: a folder for the student notebooks; "
-                                                          "grade: the grades CSV (feedback goes beside it)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="release: a folder for the student notebooks; grade: the grades CSV (feedback goes beside it)",
+    )
     p.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these notebooks (default: all eight)")
-    p.add_argument("--self-test", action="store_true", help="grade: the solutions (full marks) and the untouched "
-                                                             "student version (zero), to check the grading itself")
-    p.add_argument("--jobs", type=int, default=None,
-                    help="grade: notebooks graded at once (default: one per core)")
-    p.add_argument("--timeout", type=float, default=classroom.NOTEBOOK_TIMEOUT_S,
-                    help=f"grade: seconds one student's notebook may run (default {classroom.NOTEBOOK_TIMEOUT_S})")
-    p.add_argument("--hidden-checks", action="store_true",
-                    help="for a graded test: the student version holds no check to read the answer from; autograding "
-                         "restores it (release and grade alike)")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="grade: the solutions (full marks) and the untouched student version (zero), to check the grading itself",
+    )
+    p.add_argument("--jobs", type=int, default=None, help="grade: notebooks graded at once (default: one per core)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=classroom.NOTEBOOK_TIMEOUT_S,
+        help=f"grade: seconds one student's notebook may run (default {classroom.NOTEBOOK_TIMEOUT_S})",
+    )
+    p.add_argument(
+        "--hidden-checks",
+        action="store_true",
+        help="for a graded test: the student version holds no check to read the answer from; autograding "
+        "restores it (release and grade alike)",
+    )
 
 
-@command("classroom", "student versions of the notebooks without solutions (release), and "
-                                         "nbgrader's autograding of what students hand in (grade)", classroom_arguments)
+@command(
+    "classroom",
+    "student versions of the notebooks without solutions (release), and "
+    "nbgrader's autograding of what students hand in (grade)",
+    classroom_arguments,
+)
 def cmd_classroom(args: argparse.Namespace) -> Result:
     if args.action == "release":
         written = classroom.release(Path(args.output), args.notebooks, args.hidden_checks)
         checks = "checks hidden" if args.hidden_checks else "checks and tests locked"
-        return Result({"notebooks": [str(p) for p in written]},
-                      f"{len(written)} student notebooks (no solutions; {checks}) in {args.output}\n"
-                      + "\n".join(f"  {p.name}" for p in written))
+        return Result(
+            {"notebooks": [str(p) for p in written]},
+            f"{len(written)} student notebooks (no solutions; {checks}) in {args.output}\n"
+            + "\n".join(f"  {p.name}" for p in written),
+        )
     if args.self_test == bool(args.submissions):
         raise SlmlabError("grade takes a SUBMISSIONS folder (SUBMISSIONS/STUDENT/NOTEBOOK.ipynb) or --self-test")
     with tempfile.TemporaryDirectory(prefix="slmlab-self-test-") as tmp:
-        submissions = (classroom.self_test_submissions(Path(tmp), args.notebooks, args.hidden_checks)
-                       if args.self_test else Path(args.submissions))
+        submissions = (
+            classroom.self_test_submissions(Path(tmp), args.notebooks, args.hidden_checks)
+            if args.self_test
+            else Path(args.submissions)
+        )
         start = time.perf_counter()
-        grades = classroom.grade(submissions, Path(args.output), args.notebooks, args.hidden_checks,
-                                 jobs=args.jobs, timeout=args.timeout)
+        grades = classroom.grade(
+            submissions, Path(args.output), args.notebooks, args.hidden_checks, jobs=args.jobs, timeout=args.timeout
+        )
         seconds = time.perf_counter() - start
-    rows = [{"student": g.student, "notebook": g.notebook, "score": f"{g.score:g} / {g.max_score:g}",
-             "seconds": f"{g.seconds:.0f}", "problem": g.problem or ""} for g in grades]
+    rows = [
+        {
+            "student": g.student,
+            "notebook": g.notebook,
+            "score": f"{g.score:g} / {g.max_score:g}",
+            "seconds": f"{g.seconds:.0f}",
+            "problem": g.problem or "",
+        }
+        for g in grades
+    ]
     problems = [g for g in grades if g.problem]
     status = 1 if problems else 0  # every student graded, but a teacher should look at these
     if args.self_test:  # the solutions must earn every point, the untouched copy none
         wrong = [g for g in grades if g.score != (g.max_score if g.student == "solutions" else 0)]
         status = 1 if wrong or problems else 0
         rows.append({"student": "self-test", "notebook": "", "score": "FAILED" if status else "passed"})
-    summary = (f"\n\n{len(grades)} notebooks graded in {seconds:.0f} s"
-               + (f"; {len(problems)} could not be graded (problem column)" if problems else "")
-               + f"\ngrades: {args.output}; feedback: {Path(args.output).parent / 'feedback'}")
+    summary = (
+        f"\n\n{len(grades)} notebooks graded in {seconds:.0f} s"
+        + (f"; {len(problems)} could not be graded (problem column)" if problems else "")
+        + f"\ngrades: {args.output}; feedback: {Path(args.output).parent / 'feedback'}"
+    )
     return Result([vars(g) for g in grades], table(rows) + summary, status)
 
 
@@ -391,21 +546,34 @@ def olive_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunks", type=CHUNKS, default=4, help="held-out chunks of 256 tokens for the comparison")
 
 
-@command("olive", "Olive: HF model → ONNX (fp32, int8 dynamic, int8-static calibrated QDQ, "
-                                 "int4 ModelBuilder), compared with PyTorch", olive_arguments)
+@command(
+    "olive",
+    "Olive: HF model → ONNX (fp32, int8 dynamic, int8-static calibrated QDQ, int4 ModelBuilder), compared with PyTorch",
+    olive_arguments,
+)
 def cmd_olive(args: argparse.Namespace) -> Result:
     model = models.resolve(args.model)
     folder = models.hf_folder(model)  # Olive starts from transformers weights: a GGUF is dequantized first
     out = Path(args.output or f"{model.name}-onnx-{args.precision}")
     r = olive.optimize(folder, args.precision, out)
-    data = {"model": model.name, "precision": r.precision, "path": str(r.model), "size_bytes": r.size_bytes,
-            "seconds": round(r.seconds, 1), "pass_seconds": {k: round(v, 2) for k, v in r.pass_seconds.items()},
-            "quantized_ops": r.quantized_ops, "log": str(r.log)}
+    data = {
+        "model": model.name,
+        "precision": r.precision,
+        "path": str(r.model),
+        "size_bytes": r.size_bytes,
+        "seconds": round(r.seconds, 1),
+        "pass_seconds": {k: round(v, 2) for k, v in r.pass_seconds.items()},
+        "quantized_ops": r.quantized_ops,
+        "log": str(r.log),
+    }
     chunks = compare.heldout_chunks(folder, args.chunks)
     ref = [compare.torch_logits(folder, c) for c in chunks]
     s = compare.score(f"onnx {args.precision}", olive.OnnxLM(r.model).logits, chunks, ref)
-    data |= {"argmax_agreement": round(s.argmax_agreement, 4), "max_abs_logit_diff": round(s.max_abs_logit_diff, 4),
-             "perplexity": round(s.perplexity, 4)}
+    data |= {
+        "argmax_agreement": round(s.argmax_agreement, 4),
+        "max_abs_logit_diff": round(s.max_abs_logit_diff, 4),
+        "perplexity": round(s.perplexity, 4),
+    }
     torch_score = compare.score("torch", lambda ids: compare.torch_logits(folder, ids), chunks, ref)
     data["torch_perplexity"] = round(torch_score.perplexity, 4)
     text = "\n".join(f"{k}: {v}" for k, v in data.items())
@@ -428,27 +596,45 @@ def cmd_mlx(args: argparse.Namespace) -> Result:
     out = Path(args.output or f"{model.name}-mlx-{args.q_bits}bit")
     r = mlx.convert(folder, out, q_bits=args.q_bits, group_size=args.group_size)
     g = mlx.generate(out, args.prompt, args.n)
-    data = {"model": model.name, "path": str(out), "q_bits": r.q_bits, "group_size": r.group_size,
-            "size_bytes": r.size_bytes,
-            "bits_per_weight": round(r.bits_per_weight or 0, 3), "convert_seconds": round(r.seconds, 2),
-            "prompt": args.prompt, "text": g.text, "generation_tokens": g.generation_tokens,
-            "generation_tokens_per_s": round(g.generation_tps, 1), "peak_memory_gb": round(g.peak_memory_gb, 4)}
+    data = {
+        "model": model.name,
+        "path": str(out),
+        "q_bits": r.q_bits,
+        "group_size": r.group_size,
+        "size_bytes": r.size_bytes,
+        "bits_per_weight": round(r.bits_per_weight or 0, 3),
+        "convert_seconds": round(r.seconds, 2),
+        "prompt": args.prompt,
+        "text": g.text,
+        "generation_tokens": g.generation_tokens,
+        "generation_tokens_per_s": round(g.generation_tps, 1),
+        "peak_memory_gb": round(g.peak_memory_gb, 4),
+    }
     return Result(data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
 def foundry_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="an ONNX Runtime GenAI folder (genai_config.json), or a model reference "
-                                  "(slm-nano, gemma-3-270m …) to build one with Olive")
+    p.add_argument(
+        "model",
+        help="an ONNX Runtime GenAI folder (genai_config.json), or a model reference "
+        "(slm-nano, gemma-3-270m …) to build one with Olive",
+    )
     p.add_argument("--id", default="slmlab-local-generic-cpu:1", help="model id, NAME:VERSION")
     p.add_argument("--prompt", default="Return the number of")
     p.add_argument("-n", type=TOKENS, default=16)
-    p.add_argument("--add-template", action="store_true",
-                    help="give a base model a chat template (Gemma's turns for Gemma, else pass-through)")
+    p.add_argument(
+        "--add-template",
+        action="store_true",
+        help="give a base model a chat template (Gemma's turns for Gemma, else pass-through)",
+    )
     p.add_argument("--web", action="store_true", help="also try the SDK's OpenAI-compatible web service")
 
 
-@command("foundry", "Foundry Local in process: register an ONNX Runtime GenAI folder, load it, chat, unload",
-         foundry_arguments)
+@command(
+    "foundry",
+    "Foundry Local in process: register an ONNX Runtime GenAI folder, load it, chat, unload",
+    foundry_arguments,
+)
 def cmd_foundry(args: argparse.Namespace) -> Result:
     path = Path(args.model)
     if not (path / "genai_config.json").is_file():  # a model reference: build its INT4 folder with Olive first
@@ -458,16 +644,30 @@ def cmd_foundry(args: argparse.Namespace) -> Result:
     with foundry.LocalModel(path, args.id) as local:
         budget = local.preflight(args.prompt, args.n)
         answer = local.chat(args.prompt, args.n)
-        data = {"folder": str(path), "id": local.id, "register_seconds": round(local.register_seconds, 4),
-                "load_seconds": round(local.load_seconds, 4), "prompt": args.prompt, "answer": answer.text,
-                "request_seconds": round(answer.seconds, 4), "preflight": {"prompt_tokens": budget.prompt_tokens,
-                "required_tokens": budget.required_tokens, "context_limit_tokens": budget.context_limit_tokens,
-                "fits": budget.fits}}
+        data = {
+            "folder": str(path),
+            "id": local.id,
+            "register_seconds": round(local.register_seconds, 4),
+            "load_seconds": round(local.load_seconds, 4),
+            "prompt": args.prompt,
+            "answer": answer.text,
+            "request_seconds": round(answer.seconds, 4),
+            "preflight": {
+                "prompt_tokens": budget.prompt_tokens,
+                "required_tokens": budget.required_tokens,
+                "context_limit_tokens": budget.context_limit_tokens,
+                "fits": budget.fits,
+            },
+        }
         if args.web:
             web = foundry.probe_web_service(local, args.prompt)
-            data["web_service"] = {"url": web.url, "models_listed": web.models_listed, "model_status": web.model_status,
-                                   "chat_status": web.chat_status,
-                                   "answer": web.chat_answer}
+            data["web_service"] = {
+                "url": web.url,
+                "models_listed": web.models_listed,
+                "model_status": web.model_status,
+                "chat_status": web.chat_status,
+                "answer": web.chat_answer,
+            }
     return Result(data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
@@ -483,16 +683,32 @@ def ppl_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_ppl(args: argparse.Namespace) -> Result:
     path = models.gguf_path(args.model)
     p = llamacpp.perplexity(path, args.text, context=args.context, chunks=args.chunks, threads=args.threads)
-    data = {"model": p.model, "perplexity": p.perplexity, "uncertainty": p.uncertainty, "context": p.context,
-            "chunks": p.chunks, "threads": p.threads, "text": p.text}
-    return Result(data, f"{p.model}: perplexity {p.perplexity:.4f} ± {p.uncertainty:.4f} "
-                        f"({p.chunks} chunks of {p.context} tokens, {p.threads} threads, text {p.text})")
+    data = {
+        "model": p.model,
+        "perplexity": p.perplexity,
+        "uncertainty": p.uncertainty,
+        "context": p.context,
+        "chunks": p.chunks,
+        "threads": p.threads,
+        "text": p.text,
+    }
+    return Result(
+        data,
+        f"{p.model}: perplexity {p.perplexity:.4f} ± {p.uncertainty:.4f} "
+        f"({p.chunks} chunks of {p.context} tokens, {p.threads} threads, text {p.text})",
+    )
 
 
 def _gguf_row(info) -> dict[str, Any]:
-    return {"path": str(info.path), "file_type": info.file_type, "size_bytes": info.size_bytes,
-            "size_mb": round(info.size_bytes / 1e6, 2), "bits_per_weight": round(info.bits_per_weight, 3),
-            "params": info.n_params, "matrix_types": info.matrix_types}
+    return {
+        "path": str(info.path),
+        "file_type": info.file_type,
+        "size_bytes": info.size_bytes,
+        "size_mb": round(info.size_bytes / 1e6, 2),
+        "bits_per_weight": round(info.bits_per_weight, 3),
+        "params": info.n_params,
+        "matrix_types": info.matrix_types,
+    }
 
 
 class Parser(argparse.ArgumentParser):
@@ -504,6 +720,7 @@ class Parser(argparse.ArgumentParser):
 
 def whole(low: int, high: int, what: str):
     """An argparse type: a whole number from `low` to `high`, or a one-line error naming the range."""
+
     def parse(text: str) -> int:
         try:
             n = int(text)
@@ -512,6 +729,7 @@ def whole(low: int, high: int, what: str):
         if not low <= n <= high:
             raise argparse.ArgumentTypeError(f"{what} must be from {low:,} to {high:,}, not {n:,}")
         return n
+
     return parse
 
 
@@ -524,6 +742,7 @@ def non_negative(what: str):
         if not x >= 0:
             raise argparse.ArgumentTypeError(f"{what} must be 0 or more, not {text}")
         return x
+
     return parse
 
 

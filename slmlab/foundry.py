@@ -33,8 +33,9 @@ def manager(cache_dir: str | Path | None = None):
 
     if _manager is None:
         cache = Path(cache_dir or tempfile.mkdtemp(prefix="slmlab-foundry-"))
-        FoundryLocalManager.initialize(Configuration(app_name="slmlab", model_cache_dir=str(cache),
-                                                     disable_nonessential_telemetry=True))
+        FoundryLocalManager.initialize(
+            Configuration(app_name="slmlab", model_cache_dir=str(cache), disable_nonessential_telemetry=True)
+        )
         _manager = FoundryLocalManager.instance
     return _manager
 
@@ -61,13 +62,18 @@ def add_chat_template(folder: str | Path, template: str | None = None) -> str:
             data["chat_template"] = own
             with paths.atomic_output(config) as tmp:
                 tmp.write_text(json.dumps(data, indent=2))
-        named = {PASSTHROUGH_TEMPLATE: "pass-through (a base model has none)",
-                 serve.GEMMA_CHAT_TEMPLATE: "Gemma's turn format"}
+        named = {
+            PASSTHROUGH_TEMPLATE: "pass-through (a base model has none)",
+            serve.GEMMA_CHAT_TEMPLATE: "Gemma's turn format",
+        }
         return named.get(own, "the model's own")  # (this function may have put one of ours there before)
     if template is None:
         model_type = json.loads((folder / "genai_config.json").read_text())["model"]["type"]
-        template, which = (serve.GEMMA_CHAT_TEMPLATE, "Gemma's turn format") if "gemma" in model_type else \
-            (PASSTHROUGH_TEMPLATE, "pass-through (a base model has none)")
+        template, which = (
+            (serve.GEMMA_CHAT_TEMPLATE, "Gemma's turn format")
+            if "gemma" in model_type
+            else (PASSTHROUGH_TEMPLATE, "pass-through (a base model has none)")
+        )
     else:
         which = "the one given"
     config = folder / "tokenizer_config.json"
@@ -92,8 +98,10 @@ class LocalModel:
 
         folder = Path(folder)
         if not (folder / "genai_config.json").is_file():
-            raise SlmlabError(f"{folder} has no genai_config.json: Foundry Local loads ONNX Runtime GenAI folders, "
-                              "such as the output of Olive's ModelBuilder pass (slmlab olive MODEL --precision int4)")
+            raise SlmlabError(
+                f"{folder} has no genai_config.json: Foundry Local loads ONNX Runtime GenAI folders, "
+                "such as the output of Olive's ModelBuilder pass (slmlab olive MODEL --precision int4)"
+            )
         self.catalog = manager().get_catalog(CatalogType.LOCAL)
         start = time.perf_counter()
         try:
@@ -103,8 +111,10 @@ class LocalModel:
                 self.model = self.catalog.register_model(model_path=str(folder), model_id=model_id, metadata=meta)
         except FoundryLocalException as e:
             if "already registered" in str(e):
-                raise SlmlabError(f"{model_id} is already registered in this Foundry Local cache: "
-                                  "unregister it or pick another id (ids are NAME:VERSION)") from None
+                raise SlmlabError(
+                    f"{model_id} is already registered in this Foundry Local cache: "
+                    "unregister it or pick another id (ids are NAME:VERSION)"
+                ) from None
             raise SlmlabError(f"Foundry Local refused the registration: {str(e).splitlines()[0][-200:]}") from None
         self.register_seconds = time.perf_counter() - start
         start = time.perf_counter()
@@ -187,8 +197,11 @@ def probe_web_service(model: LocalModel, prompt: str = "Return the", timeout: fl
         url = urls[0]
         listed = [d.get("id") for d in httpx.get(f"{url}/v1/models", timeout=timeout).json().get("data", [])]
         model_status = httpx.get(f"{url}/v1/models/{model.id}", timeout=timeout).status_code
-        r = httpx.post(f"{url}/v1/chat/completions", timeout=timeout,
-                       json={"model": model.id, "messages": [{"role": "user", "content": prompt}], "max_tokens": 8})
+        r = httpx.post(
+            f"{url}/v1/chat/completions",
+            timeout=timeout,
+            json={"model": model.id, "messages": [{"role": "user", "content": prompt}], "max_tokens": 8},
+        )
         return WebServiceProbe(url, listed, model_status, r.status_code, r.text[:300])
     finally:
         m.stop_web_service()

@@ -115,13 +115,22 @@ def _read_gguf(path: Path, size: int, mtime_ns: int) -> GGUFInfo:
     arch = field("general.architecture") or "unknown"
     ftype = field("general.file_type")
     try:
-        file_type = "unknown" if ftype is None else \
-            gguf.LlamaFileType(ftype).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+        file_type = (
+            "unknown" if ftype is None else gguf.LlamaFileType(ftype).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+        )
     except ValueError:
         file_type = f"type {ftype}"
-    return GGUFInfo(path=path, size_bytes=size, architecture=str(arch), name=str(field("general.name") or path.stem),
-                    file_type=file_type, context_length=field(f"{arch}.context_length"), tensors=tensors,
-                    description=field("general.description"), n_vocab=header.n_vocab)
+    return GGUFInfo(
+        path=path,
+        size_bytes=size,
+        architecture=str(arch),
+        name=str(field("general.name") or path.stem),
+        file_type=file_type,
+        context_length=field(f"{arch}.context_length"),
+        tensors=tensors,
+        description=field("general.description"),
+        n_vocab=header.n_vocab,
+    )
 
 
 _SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value type → bytes
@@ -153,7 +162,7 @@ def _skim(path: Path, size: int, mtime_ns: int) -> Header:
             (n,) = struct.unpack_from("<Q", m, at)
             if at + 8 + n > size:
                 raise IndexError("a string runs past the end of the file")
-            return m[at + 8:at + 8 + n], at + 8 + n
+            return m[at + 8 : at + 8 + n], at + 8 + n
 
         for _ in range(n_kv):
             key, pos = string(pos)

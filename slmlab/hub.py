@@ -63,8 +63,10 @@ def require_hub(what: str) -> None:
     if hub_reachable():
         return
     if endpoint() != HUB and os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("1", "true", "yes"):
-        raise SlmlabError(f"{where()} is not answering, so cannot {what}: start it (`slmlab mirror ROOT`) or "
-                          f"unset HF_ENDPOINT to use {HUB}")
+        raise SlmlabError(
+            f"{where()} is not answering, so cannot {what}: start it (`slmlab mirror ROOT`) or "
+            f"unset HF_ENDPOINT to use {HUB}"
+        )
     raise SlmlabError(f"cannot reach the Hugging Face hub ({endpoint()}) to {what}: {OFFLINE_CHOICES}")
 
 
@@ -72,28 +74,41 @@ def _friendly(e: Exception, repo_id: str) -> SlmlabError:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     if isinstance(e, GatedRepoError):
-        return SlmlabError(f"{repo_id} is gated: accept its licence on its hub page, then log in "
-                           "(`hf auth login`, or set HF_TOKEN) and try again")
+        return SlmlabError(
+            f"{repo_id} is gated: accept its licence on its hub page, then log in "
+            "(`hf auth login`, or set HF_TOKEN) and try again"
+        )
     if isinstance(e, RepositoryNotFoundError):
         return SlmlabError(f"{repo_id} does not exist on {where()} (or is private): check the id")
     first = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return SlmlabError(f"{where()} refused {repo_id}: {type(e).__name__}: {first}")
 
 
-def search(*, author: str | None = None, library: str | None = None, task: str | None = None,
-           query: str | None = None, limit: int = 10) -> list[dict]:
+def search(
+    *,
+    author: str | None = None,
+    library: str | None = None,
+    task: str | None = None,
+    query: str | None = None,
+    limit: int = 10,
+) -> list[dict]:
     """Models on the hub, most downloaded first: filter by author, library (e.g. 'gguf'), task, text."""
     from huggingface_hub import HfApi
 
     require_hub("search models")
     if endpoint() != HUB:
-        raise SlmlabError(f"{where()} has no search (olah serves repositories, not the hub's index): "
-                          "ask its teacher for the list, or search on huggingface.co")
+        raise SlmlabError(
+            f"{where()} has no search (olah serves repositories, not the hub's index): "
+            "ask its teacher for the list, or search on huggingface.co"
+        )
     try:
-        found = HfApi(endpoint=endpoint()).list_models(author=author, filter=library, pipeline_tag=task, search=query,
-                                    sort="downloads", limit=limit)
-        return [{"id": m.id, "downloads": m.downloads, "likes": m.likes, "task": m.pipeline_tag,
-                 "library": m.library_name} for m in found]
+        found = HfApi(endpoint=endpoint()).list_models(
+            author=author, filter=library, pipeline_tag=task, search=query, sort="downloads", limit=limit
+        )
+        return [
+            {"id": m.id, "downloads": m.downloads, "likes": m.likes, "task": m.pipeline_tag, "library": m.library_name}
+            for m in found
+        ]
     except Exception as e:
         raise _friendly(e, query or author or "the search") from None
 
@@ -129,8 +144,9 @@ def repo_info(repo_id: str, revision: str = "main") -> RepoInfo:
     api = HfApi(endpoint=endpoint())
     try:
         info = api.model_info(repo_id, revision=revision)
-        tree = [f for f in api.list_repo_tree(repo_id, revision=revision, recursive=True, expand=True)
-                if hasattr(f, "size")]
+        tree = [
+            f for f in api.list_repo_tree(repo_id, revision=revision, recursive=True, expand=True) if hasattr(f, "size")
+        ]
     except Exception as e:
         raise _friendly(e, repo_id) from None
     card = info.card_data or {}
@@ -154,9 +170,21 @@ def git_blob_id(path: Path) -> str:
 # What a model needs, and nothing more: the config, the safetensors weights, the tokenizer, the chat template and
 # the model card (llama.cpp's converter reads its name and licence). Never the duplicates some repositories carry:
 # PyTorch `.bin` copies, or Llama 3's `original/` folder with Meta's own checkpoint (another 16 GB).
-MODEL_FILES = ["config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
-               "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json",
-               "added_tokens.json", "vocab.json", "merges.txt", "chat_template.jinja", "README.md"]
+MODEL_FILES = [
+    "config.json",
+    "generation_config.json",
+    "*.safetensors",
+    "model.safetensors.index.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "chat_template.jinja",
+    "README.md",
+]
 NOT_MODEL_FILES = ["original/*", "*.pth", "*.bin", "*.pt", "onnx/*", "*.gguf"]
 
 
@@ -185,9 +213,16 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None, complete: bo
     ignore = None if allow_patterns else NOT_MODEL_FILES
     cached = None
     try:
-        cached = Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=ignore,
-                                        local_files_only=True, endpoint=endpoint(),
-                                        cache_dir=cache_dir()))
+        cached = Path(
+            snapshot_download(
+                repo_id,
+                allow_patterns=patterns,
+                ignore_patterns=ignore,
+                local_files_only=True,
+                endpoint=endpoint(),
+                cache_dir=cache_dir(),
+            )
+        )
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
     lacking = missing_files(cached) if cached and complete else []
@@ -195,22 +230,30 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None, complete: bo
         return cached
     if not hub_reachable():
         if lacking:
-            raise SlmlabError(f"the cached copy of {repo_id} ({cached}) lacks {', '.join(lacking[:4])}: it is not a "
-                              f"whole model. Connect and run `slmlab pull {repo_id}`, or {OFFLINE_CHOICES}")
+            raise SlmlabError(
+                f"the cached copy of {repo_id} ({cached}) lacks {', '.join(lacking[:4])}: it is not a "
+                f"whole model. Connect and run `slmlab pull {repo_id}`, or {OFFLINE_CHOICES}"
+            )
         require_hub(f"get {repo_id}")
     try:
-        folder = Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=ignore,
-                                        endpoint=endpoint(), cache_dir=cache_dir()))
+        folder = Path(
+            snapshot_download(
+                repo_id, allow_patterns=patterns, ignore_patterns=ignore, endpoint=endpoint(), cache_dir=cache_dir()
+            )
+        )
     except Exception as e:
         raise _friendly(e, repo_id) from None
     if complete and (lacking := missing_files(folder)):
-        raise SlmlabError(f"{repo_id} has no {', '.join(lacking[:4])}: it is not a model llama.cpp, Olive or MLX can "
-                          "load (a GGUF-only repository? take its files with `slmlab pull REPO --include '*.gguf'`)")
+        raise SlmlabError(
+            f"{repo_id} has no {', '.join(lacking[:4])}: it is not a model llama.cpp, Olive or MLX can "
+            "load (a GGUF-only repository? take its files with `slmlab pull REPO --include '*.gguf'`)"
+        )
     return folder
 
 
-def download(repo_id: str, include: list[str] | None = None,
-             expected: RepoInfo | None = None) -> tuple[Path, list[dict]]:
+def download(
+    repo_id: str, include: list[str] | None = None, expected: RepoInfo | None = None
+) -> tuple[Path, list[dict]]:
     """Download only the files matching `include` (e.g. ['*Q4_K_M.gguf'] or ['*.safetensors', '*.json']),
     then check every file: against the SHA-256 the hub records for LFS files, else against its git blob id.
     `expected`: checksums published earlier (a course's manifest, `repo_info` run before) to hold the files to —
@@ -229,13 +272,22 @@ def download(repo_id: str, include: list[str] | None = None,
         path = folder / f.name
         got = sha256_file(path) if f.sha256 else git_blob_id(path)
         want = f.sha256 or f.blob_id
-        checks.append({"file": f.name, "kind": "sha256" if f.sha256 else "git blob (sha1)", "expected": want,
-                       "actual": got, "ok": got == want})
+        checks.append(
+            {
+                "file": f.name,
+                "kind": "sha256" if f.sha256 else "git blob (sha1)",
+                "expected": want,
+                "actual": got,
+                "ok": got == want,
+            }
+        )
         if got != want:
             _evict(path)
-            raise SlmlabError(f"checksum mismatch for {f.name} from {where()}: expected {f.checksum}, the download "
-                              f"has {got}. It was removed from the cache; the file changed at its source since its "
-                              "checksum was published — ask for the new checksum, or download it again")
+            raise SlmlabError(
+                f"checksum mismatch for {f.name} from {where()}: expected {f.checksum}, the download "
+                f"has {got}. It was removed from the cache; the file changed at its source since its "
+                "checksum was published — ask for the new checksum, or download it again"
+            )
     return folder, checks
 
 
@@ -248,6 +300,7 @@ def _evict(path: Path) -> None:
 
 
 # --- the local registry: named model files with their checksums, in SLMLAB_HOME/registry.json ---------
+
 
 @dataclass
 class RegistryEntry:
@@ -285,10 +338,17 @@ def register(name: str, path: str | Path, source: str = "local file", replace: b
         raise SlmlabError(f"cannot register {path}: no such file")
     entries = _load_registry()
     if name in entries and not replace:
-        raise SlmlabError(f"{name!r} is already registered ({entries[name].path}); "
-                          "remove it first or pass replace=True")
-    entry = RegistryEntry(name, str(path), sha256_file(path), path.stat().st_size, source,
-                          dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        raise SlmlabError(
+            f"{name!r} is already registered ({entries[name].path}); remove it first or pass replace=True"
+        )
+    entry = RegistryEntry(
+        name,
+        str(path),
+        sha256_file(path),
+        path.stat().st_size,
+        source,
+        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
     entries[name] = entry
     _save_registry(entries)
     return entry
@@ -307,8 +367,13 @@ def verify(name: str) -> dict:
     if not Path(e.path).is_file():
         return {"name": name, "ok": False, "problem": f"the file {e.path} is gone"}
     got = sha256_file(Path(e.path))
-    return {"name": name, "ok": got == e.sha256, "expected": e.sha256, "actual": got,
-            "problem": "" if got == e.sha256 else "the file changed since it was registered"}
+    return {
+        "name": name,
+        "ok": got == e.sha256,
+        "expected": e.sha256,
+        "actual": got,
+        "problem": "" if got == e.sha256 else "the file changed since it was registered",
+    }
 
 
 def unregister(name: str, delete_file: bool = False) -> RegistryEntry:

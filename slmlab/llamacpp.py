@@ -28,8 +28,14 @@ CONVERTER_OUTTYPES = ("f32", "f16", "bf16", "q8_0", "tq1_0", "tq2_0")
 @functools.lru_cache(maxsize=1)
 def quantize_help() -> str:
     """`llama-quantize --help`, read once: the build's own list of types and its reference table."""
-    proc = subprocess.run([str(tool_path("llama-quantize")), "--help"], capture_output=True, text=True,
-                          env=tool_env(), timeout=30, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [str(tool_path("llama-quantize")), "--help"],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     return proc.stdout + proc.stderr
 
 
@@ -61,8 +67,9 @@ def convert(model_dir: str | Path, outfile: str | Path, outtype: str = "f16") ->
     """Hugging Face folder → GGUF with llama.cpp's own `convert_hf_to_gguf.py`."""
     model_dir, outfile = Path(model_dir), Path(outfile)
     if outtype.lower() not in CONVERTER_OUTTYPES:
-        raise SlmlabError(f"unknown --outtype {outtype!r}; "
-                          f"convert_hf_to_gguf.py accepts: {', '.join(CONVERTER_OUTTYPES)}")
+        raise SlmlabError(
+            f"unknown --outtype {outtype!r}; convert_hf_to_gguf.py accepts: {', '.join(CONVERTER_OUTTYPES)}"
+        )
     paths.require_hf_folder(model_dir)
     script = paths.converter_script()
     if not script.is_file():
@@ -76,11 +83,12 @@ def convert(model_dir: str | Path, outfile: str | Path, outtype: str = "f16") ->
     info.path = outfile
     return info
 
+
 # What a learner does where llama.cpp's converter refuses a model family (notebooks 01 and 03 show it).
 CONVERTER_LIMITS = {
     "bitnet": ". llama.cpp's converter does not map BitNet's transformers weights (ffn_sub_norm, attn_sub_norm): "
-              "Microsoft ships BitNet b1.58 2B4T as a GGUF for its bitnet.cpp fork (microsoft/BitNet-b1.58-2B-4T-gguf)"
-              " — run that with bitnet.cpp, or measure the ternary idea here with llama-quantize's TQ1_0/TQ2_0",
+    "Microsoft ships BitNet b1.58 2B4T as a GGUF for its bitnet.cpp fork (microsoft/BitNet-b1.58-2B-4T-gguf)"
+    " — run that with bitnet.cpp, or measure the ternary idea here with llama-quantize's TQ1_0/TQ2_0",
 }
 
 
@@ -96,8 +104,15 @@ def default_quant_output(src: Path, qtype: str) -> Path:
     return src.with_name(f"{stem}-{qtype}.gguf")
 
 
-def quantize(src: str | Path, qtype: str, out: str | Path | None = None, *, allow_requantize: bool = False,
-             threads: int | None = None, imatrix: str | Path | None = None) -> GGUFInfo:
+def quantize(
+    src: str | Path,
+    qtype: str,
+    out: str | Path | None = None,
+    *,
+    allow_requantize: bool = False,
+    threads: int | None = None,
+    imatrix: str | Path | None = None,
+) -> GGUFInfo:
     """`llama-quantize [--imatrix FILE] SRC OUT TYPE`: refuses an already-quantized source unless allowed,
     writes atomically. An importance matrix (`importance_matrix`) tells it which weights matter most."""
     src = Path(src)
@@ -126,12 +141,28 @@ def quantize(src: str | Path, qtype: str, out: str | Path | None = None, *, allo
     return info
 
 
-def llama_bench(gguf_path: str | Path, threads: int, n_prompt: int = 64, n_gen: int = 64,
-                reps: int = 3) -> dict[str, float]:
+def llama_bench(
+    gguf_path: str | Path, threads: int, n_prompt: int = 64, n_gen: int = 64, reps: int = 3
+) -> dict[str, float]:
     """`llama-bench -o json`: mean prompt (pp) and generation (tg) tokens/s."""
     read_gguf(gguf_path)
-    proc = run([tool_path("llama-bench"), "-m", gguf_path, "-t", str(threads), "-p", str(n_prompt), "-n", str(n_gen),
-                "-r", str(reps), "-o", "json"])
+    proc = run(
+        [
+            tool_path("llama-bench"),
+            "-m",
+            gguf_path,
+            "-t",
+            str(threads),
+            "-p",
+            str(n_prompt),
+            "-n",
+            str(n_gen),
+            "-r",
+            str(reps),
+            "-o",
+            "json",
+        ]
+    )
     results = json.loads(proc.stdout)
     pp = next(r["avg_ts"] for r in results if r["n_prompt"] > 0 and r["n_gen"] == 0)
     tg = next(r["avg_ts"] for r in results if r["n_gen"] > 0 and r["n_prompt"] == 0)
@@ -154,8 +185,14 @@ def heldout_text() -> Path:
     return paths.CORPUS_DIR / "stdlib-docstrings.heldout.txt"
 
 
-def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context: int = 256,
-               chunks: int | None = None, threads: int | None = None) -> Perplexity:
+def perplexity(
+    gguf_path: str | Path,
+    text: str | Path | None = None,
+    *,
+    context: int = 256,
+    chunks: int | None = None,
+    threads: int | None = None,
+) -> Perplexity:
     """`llama-perplexity` on a text file: deterministic for a fixed text, context, chunk count and thread count."""
     gguf_path = Path(gguf_path)
     read_gguf(gguf_path)
@@ -163,8 +200,19 @@ def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context
     if not text.is_file():
         raise SlmlabError(f"no such text file: {text}")
     threads = threads or default_threads()
-    cmd: list[str | Path] = [tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context),
-                             "-b", str(context), "-t", str(threads)]
+    cmd: list[str | Path] = [
+        tool_path("llama-perplexity"),
+        "-m",
+        gguf_path,
+        "-f",
+        text,
+        "-c",
+        str(context),
+        "-b",
+        str(context),
+        "-t",
+        str(threads),
+    ]
     if chunks:
         cmd += ["--chunks", str(chunks)]
     # llama.cpp logs from a background thread, and at exit it can lose the last lines — sometimes the
@@ -176,24 +224,41 @@ def perplexity(gguf_path: str | Path, text: str | Path | None = None, *, context
             proc = run([*cmd, "--log-file", log], quiet=attempt > 0)
             output = (log.read_text(errors="replace") if log.exists() else "") + proc.stdout + proc.stderr
         if "tokens in the file" in output or "you need at least" in output:
-            raise SlmlabError(f"{text} is too short for a perplexity run at context {context}: "
-                              "give a longer text or a smaller context")
+            raise SlmlabError(
+                f"{text} is too short for a perplexity run at context {context}: "
+                "give a longer text or a smaller context"
+            )
         n = re.search(r"calculating perplexity over (\d+) chunks", output)
         n_chunks = int(n.group(1)) if n else None
         final = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", output)
         if final:
-            return Perplexity(gguf_path.name, float(final.group(1)), float(final.group(2)), context,
-                              n_chunks or chunks or 0, threads, str(text))
+            return Perplexity(
+                gguf_path.name,
+                float(final.group(1)),
+                float(final.group(2)),
+                context,
+                n_chunks or chunks or 0,
+                threads,
+                str(text),
+            )
         running = {int(i): float(v) for i, v in re.findall(r"\[(\d+)\]([\d.]+),", output)}
         if n_chunks and n_chunks in running:  # the running estimate after the last chunk is the final one
             return Perplexity(gguf_path.name, running[n_chunks], float("nan"), context, n_chunks, threads, str(text))
     raise SlmlabError(f"llama-perplexity gave no final estimate for {gguf_path.name} in 3 runs")
 
+
 IMATRIX_UBATCH = 128  # tokens per micro-batch in llama-imatrix: keeps Binder's 2 GB enough for Gemma's vocabulary
 
 
-def importance_matrix(gguf_path: str | Path, out: str | Path, text: str | Path | None = None, *, context: int = 512,
-                      chunks: int = 16, threads: int | None = None) -> Path:
+def importance_matrix(
+    gguf_path: str | Path,
+    out: str | Path,
+    text: str | Path | None = None,
+    *,
+    context: int = 512,
+    chunks: int = 16,
+    threads: int | None = None,
+) -> Path:
     """`llama-imatrix`: run the model over a text and record how much each weight column contributes to its
     outputs; `llama-quantize --imatrix` then spends its rounding error where it matters least. Calibrate on text
     like the text the model will see, never on the text you evaluate with (default: slm-nano's training text)."""
@@ -203,9 +268,27 @@ def importance_matrix(gguf_path: str | Path, out: str | Path, text: str | Path |
         # one chunk a batch (-b), 128 tokens at a time (-ub): llama-imatrix's defaults (-b 2048, four chunks a
         # batch) hold the logits of 2048 tokens, and one token's logits over Gemma's 262k-token vocabulary are
         # 1 MB. Measured on Gemma 3 270M F16: peak 3.27 GB with the defaults, 1.27 GB so, the same matrix
-        tool_log([tool_path("llama-imatrix"), "-m", gguf_path, "-f", text, "-o", tmp, "-c", str(context),
-                   "-b", str(context), "-ub", str(min(context, IMATRIX_UBATCH)),
-                   "--chunks", str(chunks), "-t", str(threads or default_threads())])
+        tool_log(
+            [
+                tool_path("llama-imatrix"),
+                "-m",
+                gguf_path,
+                "-f",
+                text,
+                "-o",
+                tmp,
+                "-c",
+                str(context),
+                "-b",
+                str(context),
+                "-ub",
+                str(min(context, IMATRIX_UBATCH)),
+                "--chunks",
+                str(chunks),
+                "-t",
+                str(threads or default_threads()),
+            ]
+        )
         if not tmp.is_file():  # older builds append .gguf to the name they are given
             next(tmp.parent.glob(f"{tmp.name}*")).rename(tmp)
     return out
@@ -226,6 +309,7 @@ def training_text() -> Path:
 class Divergence:
     """How far a quantized model's next-token distributions are from the reference's, on the same text:
     llama.cpp's own quality measure for quantization (`llama-perplexity --kl-divergence`)."""
+
     model: str
     reference: str
     mean_kld: float
@@ -238,8 +322,15 @@ class Divergence:
     reference_perplexity: float
 
 
-def kl_reference(gguf_path: str | Path, out: str | Path | None = None, text: str | Path | None = None, *,
-                 context: int = 512, chunks: int = 4, threads: int | None = None) -> Path:
+def kl_reference(
+    gguf_path: str | Path,
+    out: str | Path | None = None,
+    text: str | Path | None = None,
+    *,
+    context: int = 512,
+    chunks: int = 4,
+    threads: int | None = None,
+) -> Path:
     """Save the reference model's token distributions (`--kl-divergence-base FILE`), once, for `kl_divergence`.
     Without `out`, the file goes beside the model's, named by the text's content, the context and the chunks (the
     model's folder in the cache is keyed by its content and llama.cpp's version): a later run reuses it."""
@@ -250,19 +341,60 @@ def kl_reference(gguf_path: str | Path, out: str | Path | None = None, text: str
     if out.is_file():
         return out
     with paths.atomic_output(out) as tmp:
-        tool_log([tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context), "-b", str(context),
-                   "--chunks", str(chunks), "-t", str(threads or default_threads()), "--kl-divergence-base", tmp])
+        tool_log(
+            [
+                tool_path("llama-perplexity"),
+                "-m",
+                gguf_path,
+                "-f",
+                text,
+                "-c",
+                str(context),
+                "-b",
+                str(context),
+                "--chunks",
+                str(chunks),
+                "-t",
+                str(threads or default_threads()),
+                "--kl-divergence-base",
+                tmp,
+            ]
+        )
     return out
 
 
-def kl_divergence(gguf_path: str | Path, reference: str | Path, text: str | Path | None = None, *,
-                  context: int = 512, chunks: int = 4, threads: int | None = None) -> Divergence:
+def kl_divergence(
+    gguf_path: str | Path,
+    reference: str | Path,
+    text: str | Path | None = None,
+    *,
+    context: int = 512,
+    chunks: int = 4,
+    threads: int | None = None,
+) -> Divergence:
     """KL divergence, top-token agreement and perplexity (with ±) of `gguf_path` against a saved reference."""
     text = Path(text) if text else heldout_text()
     read_gguf(gguf_path)
-    out = tool_log([tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context), "-b",
-                     str(context), "--chunks", str(chunks), "-t", str(threads or default_threads()),
-                     "--kl-divergence-base", reference, "--kl-divergence"])
+    out = tool_log(
+        [
+            tool_path("llama-perplexity"),
+            "-m",
+            gguf_path,
+            "-f",
+            text,
+            "-c",
+            str(context),
+            "-b",
+            str(context),
+            "--chunks",
+            str(chunks),
+            "-t",
+            str(threads or default_threads()),
+            "--kl-divergence-base",
+            reference,
+            "--kl-divergence",
+        ]
+    )
 
     def pair(label: str) -> tuple[float, float]:
         m = re.search(rf"{re.escape(label)}\s*:\s*([-\d.]+)\s*±\s*([\d.]+)", out)
@@ -272,5 +404,15 @@ def kl_divergence(gguf_path: str | Path, reference: str | Path, text: str | Path
 
     kld, same, ppl = pair("Mean    KLD"), pair("Same top p"), pair("Mean PPL(Q)")
     k99 = re.search(r"99\.0%\s+KLD:\s*([\d.]+)", out)
-    return Divergence(Path(gguf_path).name, Path(reference).name, kld[0], kld[1], float(k99.group(1)) if k99 else
-                      float("nan"), same[0] / 100, same[1] / 100, ppl[0], ppl[1], pair("Mean PPL(base)")[0])
+    return Divergence(
+        Path(gguf_path).name,
+        Path(reference).name,
+        kld[0],
+        kld[1],
+        float(k99.group(1)) if k99 else float("nan"),
+        same[0] / 100,
+        same[1] / 100,
+        ppl[0],
+        ppl[1],
+        pair("Mean PPL(base)")[0],
+    )

@@ -76,9 +76,18 @@ class CPUInfo:
 
 
 SIMD_FLAGS = {
-    "SSE4.2": "sse4_2", "AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c",
-    "AVX-512": "avx512f", "AVX-512 VNNI": "avx512_vnni", "AVX-VNNI": "avx_vnni", "AMX": "amx_tile",
-    "NEON": "asimd", "SVE": "sve", "ARM dot product": "asimddp",
+    "SSE4.2": "sse4_2",
+    "AVX": "avx",
+    "AVX2": "avx2",
+    "FMA": "fma",
+    "F16C": "f16c",
+    "AVX-512": "avx512f",
+    "AVX-512 VNNI": "avx512_vnni",
+    "AVX-VNNI": "avx_vnni",
+    "AMX": "amx_tile",
+    "NEON": "asimd",
+    "SVE": "sve",
+    "ARM dot product": "asimddp",
 }
 
 
@@ -99,8 +108,11 @@ def cpu_info() -> CPUInfo:
     features = {name: flag in flags for name, flag in SIMD_FLAGS.items()}
     if machine in ("arm64", "aarch64") and platform.system() == "Darwin":
         features["NEON"] = True
-    relevant = {k: v for k, v in features.items()
-                if (machine in ("x86_64", "AMD64")) == (k not in ("NEON", "SVE", "ARM dot product"))}
+    relevant = {
+        k: v
+        for k, v in features.items()
+        if (machine in ("x86_64", "AMD64")) == (k not in ("NEON", "SVE", "ARM dot product"))
+    }
     return CPUInfo(model=model or machine, arch=machine, cores=os.cpu_count() or 1, features=relevant)
 
 
@@ -118,8 +130,11 @@ def results_path(notebook: str) -> Path:
 def save_results(notebook: str, results: dict) -> Path:
     """Save a notebook's measurements as JSON, atomically, with the machine they were measured on."""
     cpu = cpu_info()
-    data = {"machine": {"cpu": cpu.model, "cores": cpu.cores, "simd": [k for k, v in cpu.features.items() if v]},
-            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **results}
+    data = {
+        "machine": {"cpu": cpu.model, "cores": cpu.cores, "simd": [k for k, v in cpu.features.items() if v]},
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **results,
+    }
     target = results_path(notebook)
     with atomic_output(target) as tmp:
         tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")

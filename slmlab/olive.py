@@ -74,11 +74,16 @@ def preflight(model_dir: str | Path, step: str) -> None:
     if need <= have:
         return
     fits = [s for s in PEAK_MODEL if memory_needed(model_dir, s) <= have]
-    advice = (f"what fits here: {', '.join(fits)}" if fits else
-              "nothing fits: build fewer blocks (slmlab shape SEED --layers N) or use a machine with more memory")
-    raise SlmlabError(f"Olive's {step} step needs about {need / 1e9:.1f} GB for {Path(model_dir).name} "
-                      f"({float32_bytes(model_dir) / 1e9:.1f} GB of float32 weights); {have / 1e9:.1f} GB are "
-                      f"available. {advice}")
+    advice = (
+        f"what fits here: {', '.join(fits)}"
+        if fits
+        else "nothing fits: build fewer blocks (slmlab shape SEED --layers N) or use a machine with more memory"
+    )
+    raise SlmlabError(
+        f"Olive's {step} step needs about {need / 1e9:.1f} GB for {Path(model_dir).name} "
+        f"({float32_bytes(model_dir) / 1e9:.1f} GB of float32 weights); {have / 1e9:.1f} GB are "
+        f"available. {advice}"
+    )
 
 
 def optimizer_model_type(model_dir: str | Path) -> str:
@@ -90,9 +95,18 @@ def optimizer_model_type(model_dir: str | Path) -> str:
     return "qwen3" if model_type == "qwen3" else "gpt2"
 
 
-def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Path, cache_dir: str | Path, *,
-                    route: str = "export", base: str | Path | None = None, optimize_graph: bool = True,
-                    calibration_samples: int = 16, quantize_options: dict | None = None) -> dict:
+def workflow_config(
+    model_dir: str | Path,
+    precision: str,
+    output_dir: str | Path,
+    cache_dir: str | Path,
+    *,
+    route: str = "export",
+    base: str | Path | None = None,
+    optimize_graph: bool = True,
+    calibration_samples: int = 16,
+    quantize_options: dict | None = None,
+) -> dict:
     """The Olive workflow for a precision:
     fp32 — route "export": OnnxConversion (dynamo exporter) → OrtTransformersOptimization (fused operators);
            route "builder": ModelBuilder (onnxruntime-genai's builder) in float32;
@@ -108,8 +122,12 @@ def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Pat
     data_configs: list[dict] = []
     # a Hugging Face model is exported in float32 whatever its checkpoint's dtype: a bfloat16 graph has nodes
     # onnxruntime's CPU provider cannot run ("Could not find an implementation for Mul(14)")
-    hf_model = {"type": "HfModel", "model_path": str(model_dir), "task": "text-generation",
-                "load_kwargs": {"torch_dtype": "float32"}}
+    hf_model = {
+        "type": "HfModel",
+        "model_path": str(model_dir),
+        "task": "text-generation",
+        "load_kwargs": {"torch_dtype": "float32"},
+    }
     if precision == "int4" or (precision == "fp32" and route == "builder"):
         passes = {"builder": {"type": "ModelBuilder", "precision": precision}}
         model = {"type": "HfModel", "model_path": str(model_dir)}
@@ -127,28 +145,48 @@ def workflow_config(model_dir: str | Path, precision: str, output_dir: str | Pat
             passes = {"quantize": {"type": "OnnxDynamicQuantization"}}
         else:
             if (Path(base) / "genai_config.json").is_file():
-                raise SlmlabError("static INT8 calibrates a graph without KV-cache inputs, which only the export "
-                                  "route makes; this model's fp32 base came from ModelBuilder (the export did not "
-                                  "fit in memory): use int8 (dynamic) or int4")
+                raise SlmlabError(
+                    "static INT8 calibrates a graph without KV-cache inputs, which only the export "
+                    "route makes; this model's fp32 base came from ModelBuilder (the export did not "
+                    "fit in memory): use int8 (dynamic) or int4"
+                )
             # only the matrix products and the embedding lookup: quantizing every operator's output (norms,
             # softmax, the residual stream) with one fixed scale each breaks a language model (notebook 04)
-            passes = {"quantize": {"type": "OnnxStaticQuantization", "quant_format": "QDQ", "precision": "int8",
-                                   "activation_type": "int8", "calibrate_method": "MinMax",
-                                   "data_config": "calibration", "op_types_to_quantize": ["MatMul", "Gather"]}}
-            data_configs.append({
-                "name": "calibration",
-                "user_script": str(CALIBRATION_SCRIPT),
-                "load_dataset_config": {"type": "slmlab_calibration",
-                                        "params": {"model_path": str(model_dir), "samples": calibration_samples}},
-            })
+            passes = {
+                "quantize": {
+                    "type": "OnnxStaticQuantization",
+                    "quant_format": "QDQ",
+                    "precision": "int8",
+                    "activation_type": "int8",
+                    "calibrate_method": "MinMax",
+                    "data_config": "calibration",
+                    "op_types_to_quantize": ["MatMul", "Gather"],
+                }
+            }
+            data_configs.append(
+                {
+                    "name": "calibration",
+                    "user_script": str(CALIBRATION_SCRIPT),
+                    "load_dataset_config": {
+                        "type": "slmlab_calibration",
+                        "params": {"model_path": str(model_dir), "samples": calibration_samples},
+                    },
+                }
+            )
     config = {
         "input_model": model,
-        "systems": {"local_system": {
-            "type": "LocalSystem",
-            "accelerators": [{"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}]}},
+        "systems": {
+            "local_system": {
+                "type": "LocalSystem",
+                "accelerators": [{"device": "cpu", "execution_providers": ["CPUExecutionProvider"]}],
+            }
+        },
         "passes": passes,
-        "host": "local_system", "target": "local_system",
-        "cache_dir": str(cache_dir), "output_dir": str(output_dir), "log_severity_level": 1,
+        "host": "local_system",
+        "target": "local_system",
+        "cache_dir": str(cache_dir),
+        "output_dir": str(output_dir),
+        "log_severity_level": 1,
     }
     if data_configs:
         config["data_configs"] = data_configs
@@ -175,8 +213,19 @@ class OliveResult:
 
     @property
     def quantized_ops(self) -> dict[str, int]:
-        return {k: v for k, v in self.ops.items() if k in ("MatMulInteger", "MatMulNBits", "DynamicQuantizeLinear",
-                                                           "QLinearMatMul", "QuantizeLinear", "DequantizeLinear")}
+        return {
+            k: v
+            for k, v in self.ops.items()
+            if k
+            in (
+                "MatMulInteger",
+                "MatMulNBits",
+                "DynamicQuantizeLinear",
+                "QLinearMatMul",
+                "QuantizeLinear",
+                "DequantizeLinear",
+            )
+        }
 
 
 @contextlib.contextmanager
@@ -286,15 +335,25 @@ def run(config: dict, log: str | Path | None = None, progress: bool = True, desc
     model = out / "model.onnx"
     if failure is not None or not model.is_file():
         tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-12:])
-        what = f"failed: {type(failure).__name__}: {failure}" if failure else \
-            "finished without an output model (Olive reports 'No output model produced' when a pass fails)"
+        what = (
+            f"failed: {type(failure).__name__}: {failure}"
+            if failure
+            else "finished without an output model (Olive reports 'No output model produced' when a pass fails)"
+        )
         raise SlmlabError(f"Olive {what}\nits log, {log_path}, ends with:\n{tail}") from failure
     return model
 
 
-def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *, route: str | None = None,
-             base: str | Path | None = None, optimize_graph: bool = True,
-             quantize_options: dict | None = None) -> OliveResult:
+def optimize(
+    model_dir: str | Path,
+    precision: str,
+    output_dir: str | Path,
+    *,
+    route: str | None = None,
+    base: str | Path | None = None,
+    optimize_graph: bool = True,
+    quantize_options: dict | None = None,
+) -> OliveResult:
     """Run the workflow for `precision` into `output_dir` (replaced only when the new run succeeded).
 
     `route`: how the fp32 model is made ("export" or "builder"; default: the export where it fits in memory).
@@ -328,8 +387,16 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *, r
                     shutil.copy(work / "fp32.olive.log", log)
                     raise SlmlabError(str(e).replace(str(work / "fp32.olive.log"), str(log))) from e.__cause__
                 earlier = (base / "olive.log").read_text(errors="replace")
-            config = workflow_config(model_dir, precision, work / "out", work / "cache", route=route, base=base,
-                                     optimize_graph=optimize_graph, quantize_options=quantize_options)
+            config = workflow_config(
+                model_dir,
+                precision,
+                work / "out",
+                work / "cache",
+                route=route,
+                base=base,
+                optimize_graph=optimize_graph,
+                quantize_options=quantize_options,
+            )
             run(config, log=log, desc=f"olive {precision}")
             seconds = time.perf_counter() - start
         shutil.rmtree(work / "cache", ignore_errors=True)
@@ -344,8 +411,19 @@ def optimize(model_dir: str | Path, precision: str, output_dir: str | Path, *, r
     log = output_dir / "olive.log"
     size = sum(f.stat().st_size for f in output_dir.glob("model.onnx*"))
     ops = collections.Counter(n.op_type for n in onnx.load(model, load_external_data=False).graph.node)
-    return OliveResult(precision, output_dir, model, size, seconds, dict(ops.most_common()),
-                       pass_seconds(log.read_text(errors="replace")), log, route, peak.bytes, predicted)
+    return OliveResult(
+        precision,
+        output_dir,
+        model,
+        size,
+        seconds,
+        dict(ops.most_common()),
+        pass_seconds(log.read_text(errors="replace")),
+        log,
+        route,
+        peak.bytes,
+        predicted,
+    )
 
 
 def recipe_key(model_dir: Path) -> str:
@@ -354,8 +432,9 @@ def recipe_key(model_dir: Path) -> str:
     from importlib.metadata import version
 
     recipe = paths.sha256_file(Path(__file__))
-    return paths.content_key(models.fingerprint(model_dir), version("olive-ai"), version("onnxruntime"),
-                             version("onnxruntime-genai"), recipe)
+    return paths.content_key(
+        models.fingerprint(model_dir), version("olive-ai"), version("onnxruntime"), version("onnxruntime-genai"), recipe
+    )
 
 
 def cache_folder(ref: str | Path | models.Model) -> Path:
@@ -391,8 +470,15 @@ def initializer_bytes(model: str | Path) -> dict[str, int]:
         for d in t.dims:
             n *= d
         size = n * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
-        role = ("token embedding" if t.name in gathered else "output head" if t.name in head else
-                "other matrices" if t.name in weights else "everything else")
+        role = (
+            "token embedding"
+            if t.name in gathered
+            else "output head"
+            if t.name in head
+            else "other matrices"
+            if t.name in weights
+            else "everything else"
+        )
         out[role] = out.get(role, 0) + size
     return out
 

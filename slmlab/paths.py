@@ -113,8 +113,9 @@ def atomic_output(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
     except OSError as e:
         if e.errno == 28:  # ENOSPC
-            raise SlmlabError(f"the disk is full while writing {target}; nothing was kept. "
-                              "Free space and retry.") from None
+            raise SlmlabError(
+                f"the disk is full while writing {target}; nothing was kept. Free space and retry."
+            ) from None
         raise
     finally:
         if tmp.is_dir():

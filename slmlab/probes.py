@@ -35,6 +35,7 @@ class Memory:
         """Peak memory that the model adds to the process: peak minus the baseline."""
         return self.peak_bytes - self.baseline_bytes
 
+
 BUFFER_LINE = re.compile(r"^(\w+):\s+(\S+)\s+(model|KV|compute|output) buffer size =\s+([\d.]+) MiB", re.M)
 
 
@@ -69,6 +70,7 @@ def _memory_probe(path: str, context: int, n_tokens: int, threads: int) -> dict:
         peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
     return {"baseline": base, "loaded": loaded, "peak": max(peak, rss(), loaded)}
 
+
 CACHE_TYPES = {"f16": 1, "q8_0": 8}  # ggml's type ids, as llama.cpp's --cache-type-k / --cache-type-v name them
 
 
@@ -77,8 +79,9 @@ def _kv_probe(path: str, context: int, swa_full: int, cache_type: str) -> None:
     open_llama(path, context, 1, verbose=True, swa_full=bool(swa_full), type_k=t, type_v=t)  # logs to stderr
 
 
-def kv_cache_allocated(gguf_path: str | Path, context: int, *, swa_full: bool = False,
-                       cache_type: str = "f16", cached: bool = True) -> int:
+def kv_cache_allocated(
+    gguf_path: str | Path, context: int, *, swa_full: bool = False, cache_type: str = "f16", cached: bool = True
+) -> int:
     """Bytes llama.cpp allocates for the KV cache of a context (both caches of a sliding-window model), read
     from its own log in a fresh process. `swa_full` is llama.cpp's `--swa-full`; `cache_type` its
     `--cache-type-k/-v` (a quantized V cache needs flash attention, which is on).
@@ -94,35 +97,62 @@ def kv_cache_allocated(gguf_path: str | Path, context: int, *, swa_full: bool = 
         return json.loads(saved.read_text())["kv_cache_bytes"]
     allocated = _kv_cache_from_llama_cpp(gguf_path, context, swa_full, cache_type)
     with paths.atomic_output(saved) as tmp:
-        tmp.write_text(json.dumps({"file": Path(gguf_path).name, "context": context, "swa_full": swa_full,
-                                   "cache_type": cache_type, "kv_cache_bytes": allocated}))
+        tmp.write_text(
+            json.dumps(
+                {
+                    "file": Path(gguf_path).name,
+                    "context": context,
+                    "swa_full": swa_full,
+                    "cache_type": cache_type,
+                    "kv_cache_bytes": allocated,
+                }
+            )
+        )
     return allocated
 
 
 def _kv_cache_from_llama_cpp(gguf_path: str | Path, context: int, swa_full: bool, cache_type: str) -> int:
-    code = f"import sys; from slmlab.probes import _kv_probe; _kv_probe(sys.argv[1], {int(context)}, " \
-           f"{int(swa_full)}, {cache_type!r})"
-    proc = subprocess.run([sys.executable, "-c", code, str(gguf_path)], capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
+    code = (
+        f"import sys; from slmlab.probes import _kv_probe; _kv_probe(sys.argv[1], {int(context)}, "
+        f"{int(swa_full)}, {cache_type!r})"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(gguf_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     buffers = buffer_sizes(proc.stderr)
     if proc.returncode != 0 or "kv cache" not in buffers:
-        raise SlmlabError(f"llama.cpp did not allocate a {context}-token context for {Path(gguf_path).name}: "
-                          f"{proc.stderr.strip().splitlines()[-1:]}")
+        raise SlmlabError(
+            f"llama.cpp did not allocate a {context}-token context for {Path(gguf_path).name}: "
+            f"{proc.stderr.strip().splitlines()[-1:]}"
+        )
     return buffers["kv cache"]
 
-_MEMORY_PROBE = "import json, sys; from slmlab.probes import _memory_probe; " \
-                "print(json.dumps(_memory_probe(sys.argv[1], *map(int, sys.argv[2:]))))"
+
+_MEMORY_PROBE = (
+    "import json, sys; from slmlab.probes import _memory_probe; "
+    "print(json.dumps(_memory_probe(sys.argv[1], *map(int, sys.argv[2:]))))"
+)
 
 
-def memory_while_generating(gguf_path: str | Path, context: int = 512, n_tokens: int = 32,
-                            threads: int | None = None) -> Memory:
+def memory_while_generating(
+    gguf_path: str | Path, context: int = 512, n_tokens: int = 32, threads: int | None = None
+) -> Memory:
     """Resident memory of a fresh process that loads the model and generates (measured, not estimated),
     with the buffers llama.cpp reports allocating."""
     read_gguf(gguf_path)
     threads = threads or default_threads()
     args = [str(gguf_path), str(context), str(n_tokens), str(threads)]
-    proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, *args], capture_output=True, text=True, timeout=600,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     if proc.returncode != 0:
         last = proc.stderr.strip().splitlines()[-1:]
         raise SlmlabError(f"the memory probe failed for {Path(gguf_path).name}: {last}")

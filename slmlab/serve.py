@@ -139,8 +139,9 @@ def wait_healthy(server: Server, timeout: float, health_path: str = "/health") -
     headers = {"Authorization": f"Bearer {server.api_key}"} if server.api_key else {}
     while time.monotonic() < deadline:
         if not server.alive():
-            raise SlmlabError(f"the server exited while starting (status {server.process.returncode}):\n"
-                              f"{server.log_tail()}")
+            raise SlmlabError(
+                f"the server exited while starting (status {server.process.returncode}):\n{server.log_tail()}"
+            )
         try:
             if httpx.get(f"{server.base_url}{health_path}", timeout=2, headers=headers).status_code == 200:
                 return
@@ -154,13 +155,22 @@ def wait_healthy(server: Server, timeout: float, health_path: str = "/health") -
 def check_port(port: int | None, host: str) -> int:
     port = port or free_port(host)
     if port_busy(port, host):
-        raise SlmlabError(f"port {port} on {host} is busy: choose another with --port, "
-                          "or leave it out to get a free one")
+        raise SlmlabError(
+            f"port {port} on {host} is busy: choose another with --port, or leave it out to get a free one"
+        )
     return port
 
 
-def launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: float, health_path: str,
-           env: dict[str, str] | None = None, cwd: Path | None = None) -> Server:
+def launch(
+    cmd: list[str],
+    host: str,
+    port: int,
+    api_key: str | None,
+    timeout: float,
+    health_path: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Server:
     """Start a server process (its own session, output to a log file, ended by `slmlab.guard` if this Python
     process dies) and wait until it answers `health_path`. `cwd`: for a server that writes files where it runs."""
     print("$", toolrun.show(cmd).replace(api_key or "\0", "***"), flush=True)
@@ -169,8 +179,15 @@ def launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: f
     start = time.monotonic()
     guarded = [sys.executable, "-m", "slmlab.guard", str(os.getpid()), "--", *cmd]
     with open(log, "w") as log_file:
-        proc = subprocess.Popen(guarded, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**toolrun.tool_env(), **(env or {})}, start_new_session=True, cwd=cwd)
+        proc = subprocess.Popen(
+            guarded,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**toolrun.tool_env(), **(env or {})},
+            start_new_session=True,
+            cwd=cwd,
+        )
     server = Server(proc, host, port, cmd, log, api_key)
     _running.add(server)
     wait_healthy(server, timeout, health_path)
@@ -178,18 +195,42 @@ def launch(cmd: list[str], host: str, port: int, api_key: str | None, timeout: f
     return server
 
 
-def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
-                       parallel: int = 1, context_per_slot: int = 512, threads: int | None = None,
-                       chat_template: str | None = None, extra_args: list[str] | tuple[str, ...] = (),
-                       timeout: float = 120) -> Server:
+def start_llama_server(
+    gguf: str | Path,
+    *,
+    port: int | None = None,
+    host: str = LOOPBACK,
+    api_key: str | None = None,
+    parallel: int = 1,
+    context_per_slot: int = 512,
+    threads: int | None = None,
+    chat_template: str | None = None,
+    extra_args: list[str] | tuple[str, ...] = (),
+    timeout: float = 120,
+) -> Server:
     """Start `llama-server` for a GGUF and wait until /health answers 200. `extra_args` go to llama-server as
     they are (e.g. `["--spec-type", "ngram-simple"]` for n-gram speculative decoding)."""
     gguf = Path(gguf)
     llamacpp.read_gguf(gguf)  # a clear error for a missing or damaged file, before the server sees it
     port = check_port(port, host)
     threads = threads or toolrun.default_threads()
-    cmd = [str(toolrun.tool_path("llama-server")), "-m", str(gguf), "--host", host, "--port", str(port),
-           "-np", str(parallel), "-c", str(context_per_slot * parallel), "-t", str(threads), "-tb", str(threads)]
+    cmd = [
+        str(toolrun.tool_path("llama-server")),
+        "-m",
+        str(gguf),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "-np",
+        str(parallel),
+        "-c",
+        str(context_per_slot * parallel),
+        "-t",
+        str(threads),
+        "-tb",
+        str(threads),
+    ]
     if api_key:
         cmd += ["--api-key", api_key]
     if chat_template:
@@ -198,15 +239,38 @@ def start_llama_server(gguf: str | Path, *, port: int | None = None, host: str =
     return launch(cmd, host, port, api_key, timeout, "/health")
 
 
-def start_python_server(gguf: str | Path, *, port: int | None = None, host: str = LOOPBACK, api_key: str | None = None,
-                        context: int = 512, threads: int | None = None, timeout: float = 120) -> Server:
+def start_python_server(
+    gguf: str | Path,
+    *,
+    port: int | None = None,
+    host: str = LOOPBACK,
+    api_key: str | None = None,
+    context: int = 512,
+    threads: int | None = None,
+    timeout: float = 120,
+) -> Server:
     """Start llama-cpp-python's own server (`python -m llama_cpp.server`), the pure-Python alternative."""
     gguf = Path(gguf)
     llamacpp.read_gguf(gguf)
     port = check_port(port, host)
     threads = threads or toolrun.default_threads()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", host, "--port", str(port),
-           "--n_ctx", str(context), "--n_threads", str(threads), "--n_threads_batch", str(threads)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(context),
+        "--n_threads",
+        str(threads),
+        "--n_threads_batch",
+        str(threads),
+    ]
     if api_key:
         cmd += ["--api_key", api_key]
     return launch(cmd, host, port, api_key, timeout, "/v1/models")
@@ -231,11 +295,24 @@ def vllm_cpu_problem() -> str | None:
     return "this CPU has neither AVX-512 nor AVX2, which vLLM's x86 CPU backend needs: serve with llama-server"
 
 
-def start_vllm(model: str | Path, *, name: str | None = None, port: int | None = None, host: str = LOOPBACK,
-               api_key: str | None = None, max_model_len: int = 512, max_num_seqs: int = 16,
-               threads: int | None = None, kv_cache_gib: int = 1, dtype: str = "bfloat16",
-               prefix_caching: bool = True, speculative: dict | None = None, device: str = "cpu",
-               python: str | Path | None = None, timeout: float = 300) -> Server:
+def start_vllm(
+    model: str | Path,
+    *,
+    name: str | None = None,
+    port: int | None = None,
+    host: str = LOOPBACK,
+    api_key: str | None = None,
+    max_model_len: int = 512,
+    max_num_seqs: int = 16,
+    threads: int | None = None,
+    kv_cache_gib: int = 1,
+    dtype: str = "bfloat16",
+    prefix_caching: bool = True,
+    speculative: dict | None = None,
+    device: str = "cpu",
+    python: str | Path | None = None,
+    timeout: float = 300,
+) -> Server:
     """Start vLLM's OpenAI-compatible server (its CPU backend) for a Hugging Face folder and wait for /health.
 
     `kv_cache_gib` is the memory vLLM reserves for its paged KV cache (VLLM_CPU_KVCACHE_SPACE); `max_num_seqs`
@@ -253,18 +330,38 @@ def start_vllm(model: str | Path, *, name: str | None = None, port: int | None =
     python = Path(python) if python else vllm_python()
     port = check_port(port, host)
     threads = threads or toolrun.default_threads()
-    cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
-           "--served-model-name", name or folder.name, "--host", host, "--port", str(port), "--dtype", dtype,
-           "--max-model-len", str(max_model_len), "--max-num-seqs", str(max_num_seqs),
-           "--enable-prefix-caching" if prefix_caching else "--no-enable-prefix-caching"]
+    cmd = [
+        str(python),
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(folder),
+        "--served-model-name",
+        name or folder.name,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--dtype",
+        dtype,
+        "--max-model-len",
+        str(max_model_len),
+        "--max-num-seqs",
+        str(max_num_seqs),
+        "--enable-prefix-caching" if prefix_caching else "--no-enable-prefix-caching",
+    ]
     if api_key:
         cmd += ["--api-key", api_key]
     if speculative:
         cmd += ["--speculative-config", json.dumps(speculative)]
     env = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
     if device == "cpu":
-        env |= {"VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib), "VLLM_CPU_OMP_THREADS_BIND": f"0-{threads - 1}",
-                "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_NUM_THREADS": str(threads)}
+        env |= {
+            "VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib),
+            "VLLM_CPU_OMP_THREADS_BIND": f"0-{threads - 1}",
+            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+            "OMP_NUM_THREADS": str(threads),
+        }
     return launch(cmd, host, port, api_key, timeout, "/health", env=env)
 
 
@@ -274,23 +371,38 @@ def kv_cache_report(server: Server) -> dict:
     front, one fixed share per slot; vLLM reserves a budget (VLLM_CPU_KVCACHE_SPACE) and hands out blocks of
     tokens as sequences grow (PagedAttention), so how many fit depends on how long they really get."""
     log = server.log_path.read_text(errors="replace")
-    if m := re.search(r"CPU KV cache size: ([\d,]+) tokens, Maximum concurrency for ([\d,]+) tokens per request: "
-                      r"([\d.]+)x", log):
+    if m := re.search(
+        r"CPU KV cache size: ([\d,]+) tokens, Maximum concurrency for ([\d,]+) tokens per request: "
+        r"([\d.]+)x",
+        log,
+    ):
         tokens, context, fit = int(m[1].replace(",", "")), int(m[2].replace(",", "")), float(m[3])
         gib = re.search(r"Explicitly set \(([\d.]+)/[\d.]+\) GiB for KV cache", log)
         block = re.search(r"block_size=(\d+)", log)
-        return {"engine": "vLLM", "reserved MB": float(gib[1]) * 2**30 / 1e6 if gib else float("nan"),
-                "tokens held": tokens, "context per sequence": context, "sequences that fit": fit,
-                "allocated in": f"blocks of {block[1]} tokens, on demand" if block else "blocks, on demand"}
+        return {
+            "engine": "vLLM",
+            "reserved MB": float(gib[1]) * 2**30 / 1e6 if gib else float("nan"),
+            "tokens held": tokens,
+            "context per sequence": context,
+            "sequences that fit": fit,
+            "allocated in": f"blocks of {block[1]} tokens, on demand" if block else "blocks, on demand",
+        }
     if m := re.search(r"llama_kv_cache: size = +([\d.]+) MiB \( *(\d+) cells, +\d+ layers, +(\d+)/\d+ seqs\)", log):
         mib, cells, seqs = float(m[1]), int(m[2]), int(m[3])
         unified = "kv_unified = 'true'" in log  # one pool shared by every slot; else `cells` is each slot's share
         total = cells if unified else cells * seqs
-        return {"engine": "llama-server", "reserved MB": mib * 2**20 / 1e6, "tokens held": total,
-                "context per sequence": total // seqs, "sequences that fit": float(seqs),
-                "allocated in": f"{seqs} slots of {total // seqs} tokens, all at start"}
-    raise SlmlabError(f"no KV-cache line in the server's log {server.log_path}: start llama-server with "
-                      "extra_args=['-lv', '4'] (it logs its buffers at verbosity 4)")
+        return {
+            "engine": "llama-server",
+            "reserved MB": mib * 2**20 / 1e6,
+            "tokens held": total,
+            "context per sequence": total // seqs,
+            "sequences that fit": float(seqs),
+            "allocated in": f"{seqs} slots of {total // seqs} tokens, all at start",
+        }
+    raise SlmlabError(
+        f"no KV-cache line in the server's log {server.log_path}: start llama-server with "
+        "extra_args=['-lv', '4'] (it logs its buffers at verbosity 4)"
+    )
 
 
 def vllm_metrics(server: Server) -> dict[str, float]:
@@ -323,15 +435,23 @@ def timed_chat(server: Server, messages: list[dict], max_tokens: int, model: str
     if before is not None:
         after = vllm_metrics(server)
         drafted = after.get("vllm:spec_decode_num_draft_tokens_total", 0) - before.get(
-            "vllm:spec_decode_num_draft_tokens_total", 0)
+            "vllm:spec_decode_num_draft_tokens_total", 0
+        )
         accepted = after.get("vllm:spec_decode_num_accepted_tokens_total", 0) - before.get(
-            "vllm:spec_decode_num_accepted_tokens_total", 0)
+            "vllm:spec_decode_num_accepted_tokens_total", 0
+        )
     else:
         timings = data.get("timings", {})
         drafted, accepted = timings.get("draft_n", 0), timings.get("draft_n_accepted", 0)
-    return {"text": data["choices"][0]["message"]["content"], "tokens": tokens, "seconds": seconds,
-            "tokens/s": tokens / seconds, "drafted": int(drafted), "accepted": int(accepted),
-            "acceptance": accepted / drafted if drafted else float("nan")}
+    return {
+        "text": data["choices"][0]["message"]["content"],
+        "tokens": tokens,
+        "seconds": seconds,
+        "tokens/s": tokens / seconds,
+        "drafted": int(drafted),
+        "accepted": int(accepted),
+        "acceptance": accepted / drafted if drafted else float("nan"),
+    }
 
 
 @dataclass
@@ -354,12 +474,16 @@ class LoadResult:
     def percentile(self, q: float) -> float:
         if not self.latencies:
             return float("nan")
-        return statistics.quantiles(self.latencies, n=100,
-                                    method="inclusive")[int(q) - 1] if len(self.latencies) > 1 else self.latencies[0]
+        return (
+            statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1]
+            if len(self.latencies) > 1
+            else self.latencies[0]
+        )
 
 
-async def _load(base_url: str, clients: int, per_client: int, prompt: str, max_tokens: int, api_key: str | None,
-                timeout: float) -> LoadResult:
+async def _load(
+    base_url: str, clients: int, per_client: int, prompt: str, max_tokens: int, api_key: str | None, timeout: float
+) -> LoadResult:
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -387,8 +511,15 @@ async def _load(base_url: str, clients: int, per_client: int, prompt: str, max_t
     return LoadResult(clients, clients * per_client, errors, time.perf_counter() - start, latencies, tokens)
 
 
-def load_test(base_url: str, clients: int = 16, per_client: int = 2, prompt: str = "Return the number of",
-              max_tokens: int = 16, api_key: str | None = None, timeout: float = 300) -> LoadResult:
+def load_test(
+    base_url: str,
+    clients: int = 16,
+    per_client: int = 2,
+    prompt: str = "Return the number of",
+    max_tokens: int = 16,
+    api_key: str | None = None,
+    timeout: float = 300,
+) -> LoadResult:
     """`clients` concurrent clients, each sending `per_client` completion requests one after another (bounded)."""
     coro = _load(base_url, clients, per_client, prompt, max_tokens, api_key, timeout)
     try:
@@ -408,8 +539,14 @@ GEMMA_CHAT_TEMPLATE = (
 )
 
 
-def ollama_modelfile(gguf: str | Path, *, template: str | None = None, temperature: float = 0.7,
-                     context: int = 2048, stop: list[str] | None = None) -> str:
+def ollama_modelfile(
+    gguf: str | Path,
+    *,
+    template: str | None = None,
+    temperature: float = 0.7,
+    context: int = 2048,
+    stop: list[str] | None = None,
+) -> str:
     """A Modelfile for `ollama create NAME -f Modelfile`: FROM our GGUF, a prompt TEMPLATE, PARAMETERs."""
     lines = [f"FROM {Path(gguf).resolve()}"]
     if template:

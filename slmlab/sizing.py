@@ -33,9 +33,14 @@ GiB = 2**30
 # 24 bytes per token, measured on this course's SentencePiece files (slm-nano 23.0, Gemma 3 270M 24.9), which
 # has no merges — an underestimate for BPE vocabularies.
 METADATA_BYTES_PER_TOKEN = 24
-TOKENIZER_GGUF = {"qwen2": "ggml-vocab-qwen2.gguf", "qwen3": "ggml-vocab-qwen2.gguf",
-                  "llama": "ggml-vocab-llama-bpe.gguf", "bitnet": "ggml-vocab-llama-bpe.gguf",
-                  "gemma3": "gemma-3-270m", "gemma3_text": "gemma-3-270m"}
+TOKENIZER_GGUF = {
+    "qwen2": "ggml-vocab-qwen2.gguf",
+    "qwen3": "ggml-vocab-qwen2.gguf",
+    "llama": "ggml-vocab-llama-bpe.gguf",
+    "bitnet": "ggml-vocab-llama-bpe.gguf",
+    "gemma3": "gemma-3-270m",
+    "gemma3_text": "gemma-3-270m",
+}
 
 
 def tokenizer_gguf(config: dict) -> Path | None:
@@ -50,8 +55,11 @@ def _tokenizer_gguf(model_type: str, vocab_size: int) -> Path | None:
     name = TOKENIZER_GGUF.get(model_type)
     if name is None:
         return None
-    path = offline.OFFLINE_MODELS[name].locate() if name in offline.OFFLINE_MODELS else \
-        paths.llama_cpp_source() / "models" / name
+    path = (
+        offline.OFFLINE_MODELS[name].locate()
+        if name in offline.OFFLINE_MODELS
+        else paths.llama_cpp_source() / "models" / name
+    )
     if not path.is_file():
         return None
     n = vocabulary_size(path)
@@ -66,11 +74,36 @@ def metadata_bytes(config: dict) -> int:
         return skim(path).data_offset
     return config.get("text_config", config)["vocab_size"] * METADATA_BYTES_PER_TOKEN
 
-FILE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
-              "Q4_1", "Q4_0", "Q3_K_M", "Q2_K", "TQ2_0", "TQ1_0")
+
+FILE_TYPES = (
+    "F32",
+    "F16",
+    "BF16",
+    "Q8_0",
+    "Q6_K",
+    "Q5_K_M",
+    "Q5_K_S",
+    "Q5_1",
+    "Q5_0",
+    "Q4_K_M",
+    "Q4_K_S",
+    "Q4_1",
+    "Q4_0",
+    "Q3_K_M",
+    "Q2_K",
+    "TQ2_0",
+    "TQ1_0",
+)
 DEFAULT_TYPE = {"Q5_K_M": "Q5_K", "Q5_K_S": "Q5_K", "Q4_K_M": "Q4_K", "Q4_K_S": "Q4_K", "Q3_K_M": "Q3_K"}
-FALLBACK = {"Q2_K": "Q4_0", "Q3_K": "Q4_0", "TQ1_0": "Q4_0", "TQ2_0": "Q4_0", "Q4_K": "Q5_0", "Q5_K": "Q5_1",
-            "Q6_K": "Q8_0"}  # llama-quant.cpp tensor_type_fallback
+FALLBACK = {
+    "Q2_K": "Q4_0",
+    "Q3_K": "Q4_0",
+    "TQ1_0": "Q4_0",
+    "TQ2_0": "Q4_0",
+    "Q4_K": "Q5_0",
+    "Q5_K": "Q5_1",
+    "Q6_K": "Q8_0",
+}  # llama-quant.cpp tensor_type_fallback
 
 
 @dataclass
@@ -93,9 +126,15 @@ class Tensor:
 
 
 CATEGORY = [
-    (r"embed_tokens", "token_embd"), (r"lm_head", "output"),
-    (r"qkv_proj", "attn_qkv"), (r"q_proj", "attn_q"), (r"k_proj", "attn_k"), (r"v_proj", "attn_v"),
-    (r"o_proj|dense", "attn_output"), (r"gate_up_proj|up_proj", "ffn_up"), (r"gate_proj", "ffn_gate"),
+    (r"embed_tokens", "token_embd"),
+    (r"lm_head", "output"),
+    (r"qkv_proj", "attn_qkv"),
+    (r"q_proj", "attn_q"),
+    (r"k_proj", "attn_k"),
+    (r"v_proj", "attn_v"),
+    (r"o_proj|dense", "attn_output"),
+    (r"gate_up_proj|up_proj", "ffn_up"),
+    (r"gate_proj", "ffn_gate"),
     (r"down_proj", "ffn_down"),
 ]
 
@@ -113,8 +152,10 @@ def gguf_tensors(config: dict) -> tuple[list[Tensor], dict]:
     hparams = {
         "n_layer": cfg.num_hidden_layers,
         "n_gqa": cfg.num_attention_heads // (getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads),
-        "tied": (model.get_output_embeddings() is None
-                 or model.get_output_embeddings().weight is model.get_input_embeddings().weight),
+        "tied": (
+            model.get_output_embeddings() is None
+            or model.get_output_embeddings().weight is model.get_input_embeddings().weight
+        ),
         "vocab_size": cfg.vocab_size,
         "metadata_bytes": metadata_bytes(config),
     }
@@ -217,8 +258,13 @@ def estimate_file(tensors: list[Tensor], hp: dict, file_type: str) -> SizeEstima
         ty = tensor_type(t, file_type, hp)
         total += tensor_bytes(t, ty)
         types[ty] = types.get(ty, 0) + t.n_elements
-    return SizeEstimate(file_type, total, hp["metadata_bytes"],
-                        sum(t.n_elements for t in tensors), dict(sorted(types.items(), key=lambda kv: -kv[1])))
+    return SizeEstimate(
+        file_type,
+        total,
+        hp["metadata_bytes"],
+        sum(t.n_elements for t in tensors),
+        dict(sorted(types.items(), key=lambda kv: -kv[1])),
+    )
 
 
 def estimate_sizes(config: dict, file_types: tuple[str, ...] = FILE_TYPES) -> dict[str, SizeEstimate]:
@@ -242,8 +288,9 @@ class KVCache:
     window: int | None
 
 
-def kv_cache(config: dict, context: int, bytes_per_element: float = 2, window_limited: bool = True,
-             batch_tokens: int = 0) -> KVCache:
+def kv_cache(
+    config: dict, context: int, bytes_per_element: float = 2, window_limited: bool = True, batch_tokens: int = 0
+) -> KVCache:
     """Bytes of the K and V caches at `context` tokens: 2 × layers × KV heads × head dim × tokens × bytes
     (2 for F16; a q8_0 cache stores 8.5 bits, `bits_floor("Q8_0") / 8`).
 
@@ -272,8 +319,9 @@ def kv_cache(config: dict, context: int, bytes_per_element: float = 2, window_li
     return KVCache(context, total, total / context, full, sliding, window)
 
 
-def runtime_memory(file_bytes: int, config: dict, context: int, window_limited: bool = False,
-                   n_ubatch: int = 512) -> dict[str, int]:
+def runtime_memory(
+    file_bytes: int, config: dict, context: int, window_limited: bool = False, n_ubatch: int = 512
+) -> dict[str, int]:
     """Memory while generating with llama.cpp: the weights (the file, memory-mapped) + the KV cache + the
     compute buffer. llama.cpp reserves its compute buffer for one micro-batch of up to `n_ubatch` tokens, and
     what dominates it is that batch's logits in F32 — `n_ubatch × vocabulary × 4` bytes — plus two hidden-state
@@ -296,8 +344,9 @@ def judge_range(size_bytes: int, low_gb: float, high_gb: float) -> str:
     return "does not hold"
 
 
-def judge_reduction(file_type: str, claimed: float, measured: float, baseline: str = "F16",
-                    tolerance: float = 0.05) -> str:
+def judge_reduction(
+    file_type: str, claimed: float, measured: float, baseline: str = "F16", tolerance: float = 0.05
+) -> str:
     """A claimed size reduction against the baseline, read as "about" (± `tolerance`):
     'impossible' if even the generous reading needs fewer bits per weight than the type's floor (from gguf's
     table), 'holds' if the computed reduction is within the tolerance, else 'does not hold'."""

@@ -56,34 +56,58 @@ class TokenizerRecipe:
 
 RECIPES: dict[str, TokenizerRecipe] = {
     "qwen3": TokenizerRecipe(
-        "ggml-vocab-qwen2.gguf", None, "<|im_end|>", "<|endoftext|>", "Qwen-Qwen3-0.6B.jinja",
+        "ggml-vocab-qwen2.gguf",
+        None,
+        "<|im_end|>",
+        "<|endoftext|>",
+        "Qwen-Qwen3-0.6B.jinja",
         "Qwen's real tokenizer (Qwen2/Qwen3 share it, 151,643 BPE tokens + specials) and Qwen3's chat template, "
-        "both from llama.cpp's source"),
+        "both from llama.cpp's source",
+    ),
     "llama": TokenizerRecipe(
-        "ggml-vocab-llama-bpe.gguf", "<|begin_of_text|>", "<|end_of_text|>", None, None,
-        "Llama 3's real tokenizer (128,256 tokens) from llama.cpp's source; the base model has no chat template"),
+        "ggml-vocab-llama-bpe.gguf",
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+        None,
+        None,
+        "Llama 3's real tokenizer (128,256 tokens) from llama.cpp's source; the base model has no chat template",
+    ),
     "bitnet": TokenizerRecipe(
-        "ggml-vocab-llama-bpe.gguf", "<|begin_of_text|>", "<|end_of_text|>", None, None,
+        "ggml-vocab-llama-bpe.gguf",
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+        None,
+        None,
         "BitNet b1.58 2B4T uses Llama 3's tokenizer (128,256 tokens), from llama.cpp's source; its own chat "
-        "template does not ship offline"),
+        "template does not ship offline",
+    ),
     "gemma3_text": TokenizerRecipe(
-        "gemma-3-270m", "<bos>", "<eos>", "<pad>", "google-gemma-2-2b-it.jinja",
+        "gemma-3-270m",
+        "<bos>",
+        "<eos>",
+        "<pad>",
+        "google-gemma-2-2b-it.jinja",
         "Gemma 3's real SentencePiece tokenizer (262,144 tokens), read from the shipped Gemma 3 270M GGUF; the chat "
         "template is Gemma 2's from llama.cpp's source — the same <start_of_turn> turn format Gemma 3 uses",
-        sentencepiece=True),
+        sentencepiece=True,
+    ),
     "phi3": TokenizerRecipe(
-        "ggml-vocab-qwen2.gguf", None, "<|endoftext|>", "<|endoftext|>", None,
+        "ggml-vocab-qwen2.gguf",
+        None,
+        "<|endoftext|>",
+        "<|endoftext|>",
+        None,
         "Phi-4-mini's own 200,064-token vocabulary does not ship offline: Qwen's byte-level BPE vocabulary "
         "(151,936 entries) stands in, padded by the converter to the config's 200,064 rows, so the embedding and "
         "the file have Phi-4-mini's real size; token ids are not Phi-4-mini's",
-        tokenizer_class="GPT2Tokenizer"),
+        tokenizer_class="GPT2Tokenizer",
+    ),
 }
 
 
 def seeds() -> list[str]:
     """The catalog models a stand-in can be built for: every seed with a hub id and a tokenizer recipe."""
-    return [n for n in catalog.names()
-            if catalog.get(n).hub_id and catalog.get(n).config.get("model_type") in RECIPES]
+    return [n for n in catalog.names() if catalog.get(n).hub_id and catalog.get(n).config.get("model_type") in RECIPES]
 
 
 def folder_for(seed: str, layers: int | None = None, seed_value: int = 0) -> Path:
@@ -94,8 +118,9 @@ def folder_for(seed: str, layers: int | None = None, seed_value: int = 0) -> Pat
     if seed not in seeds():
         raise SlmlabError(f"no stand-in recipe for {seed!r}; seeds: {', '.join(seeds())}")
     config = catalog.get(seed).config
-    key = paths.content_key(json.dumps(config, sort_keys=True), layers, RECIPES[config["model_type"]], MARK,
-                            seed_value, version("torch"))
+    key = paths.content_key(
+        json.dumps(config, sort_keys=True), layers, RECIPES[config["model_type"]], MARK, seed_value, version("torch")
+    )
     return paths.cache_dir() / "standins" / f"{seed}{f'-{layers}l' if layers else ''}-{key}"
 
 
@@ -174,16 +199,20 @@ def preflight(p: Plan, out: Path) -> None:
     need_disk = int(p.weight_bytes * 1.02) + 100 * 10**6  # weights, tokenizer, a margin
     free = shutil.disk_usage(out.parent).free
     if free < need_disk:
-        raise SlmlabError(f"not enough disk for the {p.seed} stand-in: it needs {need_disk / 1e9:.1f} GB in "
-                          f"{out.parent}, {free / 1e9:.1f} GB are free. Free space, set SLMLAB_HOME to a larger "
-                          "disk, or build fewer blocks with --layers N")
+        raise SlmlabError(
+            f"not enough disk for the {p.seed} stand-in: it needs {need_disk / 1e9:.1f} GB in "
+            f"{out.parent}, {free / 1e9:.1f} GB are free. Free space, set SLMLAB_HOME to a larger "
+            "disk, or build fewer blocks with --layers N"
+        )
     largest = max(math.prod(shape) for _, shape in p.tensors) * 4  # generated in float32, one tensor at a time
     need_ram = min(SHARD_BYTES, p.weight_bytes) + 2 * largest + 2 * 10**9  # one shard, a tensor, the tokenizer
     available = psutil.virtual_memory().available
     if available < need_ram:
-        raise SlmlabError(f"not enough memory to build the {p.seed} stand-in: it needs about {need_ram / 1e9:.1f} "
-                          f"GB, {available / 1e9:.1f} GB are available. Close programs or build fewer blocks "
-                          "with --layers N")
+        raise SlmlabError(
+            f"not enough memory to build the {p.seed} stand-in: it needs about {need_ram / 1e9:.1f} "
+            f"GB, {available / 1e9:.1f} GB are available. Close programs or build fewer blocks "
+            "with --layers N"
+        )
 
 
 def random_tensor(name: str, shape: tuple[int, ...], dtype: str, std: float, seed: int, zero_norms: bool):
@@ -214,8 +243,11 @@ def write_weights(p: Plan, folder: Path, seed: int = 0, progress: bool = True) -
             size = 0
         shards[-1].append((name, shape))
         size += n
-    files = ["model.safetensors"] if len(shards) == 1 else \
-        [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+    files = (
+        ["model.safetensors"]
+        if len(shards) == 1
+        else [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+    )
     std = p.config.get("initializer_range", 0.02)
     zero_norms = p.config.get("model_type", "").startswith("gemma")  # Gemma scales by (1 + weight)
     bar = tqdm(total=p.weight_bytes, unit="B", unit_scale=True, desc=f"{p.seed} random weights", disable=not progress)
@@ -274,8 +306,11 @@ def write_sentencepiece_model(gguf_path: Path, out: Path) -> None:
     model.normalizer_spec.name = "identity"
     model.normalizer_spec.add_dummy_prefix = bool(fields["tokenizer.ggml.add_space_prefix"].contents())
     model.normalizer_spec.remove_extra_whitespaces = False
-    pieces = zip(fields["tokenizer.ggml.tokens"].contents(), fields["tokenizer.ggml.scores"].contents(),
-                 fields["tokenizer.ggml.token_type"].contents())
+    pieces = zip(
+        fields["tokenizer.ggml.tokens"].contents(),
+        fields["tokenizer.ggml.scores"].contents(),
+        fields["tokenizer.ggml.token_type"].contents(),
+    )
     for piece, score, kind in pieces:
         model.pieces.add(piece=piece, score=score, type=kind)
     out.write_bytes(model.SerializeToString())
@@ -309,14 +344,14 @@ def model_card(p: Plan, layers: int | None, seed: int) -> str:
     recipe = RECIPES[p.config["model_type"]]
     depth = f"{layers} of its {catalog.get(p.seed).config['num_hidden_layers']} blocks" if layers else "every block"
     return f"""---
-name: {m.hub_id.split('/')[-1]} stand-in
+name: {m.hub_id.split("/")[-1]} stand-in
 description: "{MARK} (seed {m.hub_id})"
-license: {m.licence.lower() if m.licence in ('MIT', 'Apache-2.0') else 'other'}
+license: {m.licence.lower() if m.licence in ("MIT", "Apache-2.0") else "other"}
 tags: [slmlab, stand-in, random-weights]
 ---
 # {m.hub_id} — stand-in: same shape, random weights
 
-This folder was built by `slmlab shape {p.seed}{f' --layers {layers}' if layers else ''}` from {m.hub_id}'s
+This folder was built by `slmlab shape {p.seed}{f" --layers {layers}" if layers else ""}` from {m.hub_id}'s
 published `config.json` ({depth}), with **random weights** (seed {seed}, normal(0, initializer_range)) in the seed's
 own dtype ({p.dtype}). It has {p.n_params:,} parameters.
 
@@ -332,8 +367,9 @@ Sources of the config: `data/catalog/SOURCES.md` in the slmlab repository.
 """
 
 
-def build(seed: str, layers: int | None = None, out: str | Path | None = None, seed_value: int = 0,
-          progress: bool = True) -> Path:
+def build(
+    seed: str, layers: int | None = None, out: str | Path | None = None, seed_value: int = 0, progress: bool = True
+) -> Path:
     """A cached Hugging Face folder standing in for `seed` (a catalog name such as "qwen3-0.6b"):
     its published config, its real tokenizer where one ships offline, seeded random weights."""
     folder = Path(out) if out else folder_for(seed, layers, seed_value)
@@ -349,10 +385,15 @@ def build(seed: str, layers: int | None = None, out: str | Path | None = None, s
         for f in tokenizer.iterdir():
             shutil.copy(f, tmp / f.name)
         config = dict(p.config)
-        config[CONFIG_KEY] = {"seed_model": catalog.get(seed).hub_id, "weights": f"random (seed {seed_value})",
-                              "layers": layers or config["num_hidden_layers"], "note": MARK}
+        config[CONFIG_KEY] = {
+            "seed_model": catalog.get(seed).hub_id,
+            "weights": f"random (seed {seed_value})",
+            "layers": layers or config["num_hidden_layers"],
+            "note": MARK,
+        }
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         (tmp / "README.md").write_text(model_card(p, layers, seed_value))
-        (tmp / "slmlab-build.json").write_text(json.dumps({"seconds": round(time.perf_counter() - start, 1),
-                                                           "parameters": p.n_params}) + "\n")
+        (tmp / "slmlab-build.json").write_text(
+            json.dumps({"seconds": round(time.perf_counter() - start, 1), "parameters": p.n_params}) + "\n"
+        )
     return folder

@@ -55,14 +55,21 @@ def show(cmd: list[str | Path]) -> str:
     return shlex.join(short)
 
 
-def run(cmd: list[str | Path], *, quiet: bool = False,
-        timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str | Path], *, quiet: bool = False, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a tool, printing its command; raise SlmlabError with the tool's last lines if it fails."""
     if not quiet:
         print("$", show(cmd), flush=True)
     try:
-        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=tool_env(),
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [str(c) for c in cmd],
+            capture_output=True,
+            text=True,
+            env=tool_env(),
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except FileNotFoundError:
         raise SlmlabError(f"{cmd[0]} was not found: {SETUP_HINT}") from None
     except subprocess.TimeoutExpired:
@@ -88,8 +95,14 @@ def tool_log(cmd: list[str | Path], quiet: bool = False) -> str:
 
 def tool_version(name: str) -> str:
     """The build number and commit a tool reports, e.g. '1 (4b3f7ab)'."""
-    proc = subprocess.run([str(tool_path(name)), "--version"], capture_output=True, text=True,
-                          env=tool_env(), timeout=30, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [str(tool_path(name)), "--version"],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     m = re.search(r"version:\s*(.+)", proc.stdout + proc.stderr)
     if m:
         return m.group(1).strip()

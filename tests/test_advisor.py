@@ -12,8 +12,9 @@ QUALITY = {"Q8_0": 0.0, "Q6_K": 0.02, "Q5_K_M": 0.05, "Q4_K_M": 0.18, "Q4_0": 0.
 
 
 def recommend(memory_gb: float, need: advisor.Need, **kw):
-    return advisor.recommend(advisor.Device(memory_gb=memory_gb, simd=["AVX2"], bandwidth_gb_s=20), need,
-                             quality=QUALITY, **kw)
+    return advisor.recommend(
+        advisor.Device(memory_gb=memory_gb, simd=["AVX2"], bandwidth_gb_s=20), need, quality=QUALITY, **kw
+    )
 
 
 def test_every_recommendation_fits_the_device_and_meets_the_speed():

@@ -42,11 +42,20 @@ def test_gemma_270m_is_mostly_embedding():
     assert round(p.non_embedding / 1e6) == 100  # Google: 100M transformer parameters
 
 
-@pytest.mark.parametrize("count,expected", [
-    (4_196_608, "nano"), (99_999_999, "nano"), (100_000_000, "micro"), (1_440_000_000, "micro"),
-    (1_450_000_000, "small"), (13_900_000_000, "small"), (13_950_000_000, "medium"), (30_000_000_000, "medium"),
-    (30_100_000_000, "large"),
-])
+@pytest.mark.parametrize(
+    "count,expected",
+    [
+        (4_196_608, "nano"),
+        (99_999_999, "nano"),
+        (100_000_000, "micro"),
+        (1_440_000_000, "micro"),
+        (1_450_000_000, "small"),
+        (13_900_000_000, "small"),
+        (13_950_000_000, "medium"),
+        (30_000_000_000, "medium"),
+        (30_100_000_000, "large"),
+    ],
+)
 def test_classes_follow_the_lesson_and_close_its_gaps(count, expected):
     assert catalog.classify(count) == expected
 

@@ -24,8 +24,11 @@ def _meta(cell) -> dict:
 def test_release_writes_eight_student_notebooks_without_their_solutions(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "teacher-notes.md").write_text("mine")  # a teacher's own file in the folder stays
-    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "classroom", "release", "-o", str(tmp_path / "out")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "slmlab.cli", "classroom", "release", "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "8 student notebooks" in proc.stdout and (tmp_path / "out" / "teacher-notes.md").read_text() == "mine"
     for name in classroom.notebook_names():
@@ -64,14 +67,19 @@ def test_grading_gives_the_solutions_full_marks_a_wrong_answer_none_and_survives
     assert scores[("untouched", "01_classifying_slms")] == scores[("untouched", "05_running_with_mlx")] == (0, 1)
     assert scores[("wrong", "01_classifying_slms")] == (0, 1) and scores[("wrong", "05_running_with_mlx")] == (0, 1)
     # every bad file scores zero with one line saying why; every other student is graded all the same
-    assert problems == {("wrong", "05_running_with_mlx"): "missing: no 05_running_with_mlx.ipynb handed in",
-                        ("corrupt", "01_classifying_slms"): problems[("corrupt", "01_classifying_slms")],
-                        ("corrupt", "05_running_with_mlx"): problems[("corrupt", "05_running_with_mlx")]}
+    assert problems == {
+        ("wrong", "05_running_with_mlx"): "missing: no 05_running_with_mlx.ipynb handed in",
+        ("corrupt", "01_classifying_slms"): problems[("corrupt", "01_classifying_slms")],
+        ("corrupt", "05_running_with_mlx"): problems[("corrupt", "05_running_with_mlx")],
+    }
     assert problems[("corrupt", "01_classifying_slms")].startswith("unreadable: 01_classifying_slms.ipynb is not valid")
     assert problems[("corrupt", "05_running_with_mlx")].startswith("not a notebook: 05_running_with_mlx.ipynb")
     rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
-    assert len(rows) == 8 and {"student": "solutions", "notebook": "01_classifying_slms", "score": "1.0"}.items() \
+    assert (
+        len(rows) == 8
+        and {"student": "solutions", "notebook": "01_classifying_slms", "score": "1.0"}.items()
         <= next(r for r in rows if r["student"] == "solutions" and r["notebook"] == "01_classifying_slms").items()
+    )
     assert next(r for r in rows if r["student"] == "corrupt" and r["notebook"] == "01_classifying_slms")["problem"]
     feedback = tmp_path / "feedback"
     html = (feedback / "wrong" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
@@ -99,14 +107,28 @@ def test_a_submission_that_hangs_is_stopped_at_the_timeout_and_scores_zero(tmp_p
 def test_grading_with_a_bad_file_exits_1_and_writes_every_grade(tmp_path):
     (tmp_path / "subs" / "ana").mkdir(parents=True)
     (tmp_path / "subs" / "ana" / "00_start_here.ipynb").write_bytes(b"\xff\xfe not text")
-    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "classroom", "grade", str(tmp_path / "subs"),
-                           "--notebooks", "00_start_here", "-o", str(tmp_path / "g.csv")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slmlab.cli",
+            "classroom",
+            "grade",
+            str(tmp_path / "subs"),
+            "--notebooks",
+            "00_start_here",
+            "-o",
+            str(tmp_path / "g.csv"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "unreadable: 00_start_here.ipynb is not UTF-8 text" in proc.stdout and "1 could not be graded" in proc.stdout
     rows = list(csv.DictReader(open(tmp_path / "g.csv")))
     assert [(r["student"], r["score"], r["problem"]) for r in rows] == [
-        ("ana", "0.0", "unreadable: 00_start_here.ipynb is not UTF-8 text")]
+        ("ana", "0.0", "unreadable: 00_start_here.ipynb is not UTF-8 text")
+    ]
 
 
 def test_hidden_checks_leave_nothing_to_read_the_answer_from_and_still_grade(tmp_path):
@@ -140,7 +162,10 @@ def test_classroom_bad_input_is_one_clear_line(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SlmlabError, match="holds no student folders"):
         classroom.grade(tmp_path / "empty", tmp_path / "grades.csv")
-    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "classroom", "grade", "-o", str(tmp_path / "g.csv")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "slmlab.cli", "classroom", "grade", "-o", str(tmp_path / "g.csv")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and proc.stderr.startswith("error: grade takes a SUBMISSIONS folder")
     assert not (tmp_path / "out").exists() and not (tmp_path / "grades.csv").exists()

@@ -10,8 +10,13 @@ from slmlab import paths
 def slmlab(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run([sys.executable, "-m", "slmlab.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "slmlab.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_doctor_reports_all_five_tools_and_the_converter():
@@ -19,8 +24,14 @@ def test_doctor_reports_all_five_tools_and_the_converter():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report["ready"] is True
-    assert set(report["tools"]) == {"llama-quantize", "llama-bench", "llama-server", "llama-cli", "llama-perplexity",
-                                    "llama-imatrix"}
+    assert set(report["tools"]) == {
+        "llama-quantize",
+        "llama-bench",
+        "llama-server",
+        "llama-cli",
+        "llama-perplexity",
+        "llama-imatrix",
+    }
     assert all(t["ok"] for t in report["tools"].values())
     names = {c["name"]: c for c in report["checks"]}
     assert names["convert_hf_to_gguf.py"]["ok"]
@@ -63,19 +74,22 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path):
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("args", [
-    ["generate", "slm-nano", "hi", "-n", "-5"],
-    ["generate", "slm-nano", "hi", "-n", "many"],
-    ["generate", "slm-nano", "hi", "--threads", "0"],
-    ["generate", "slm-nano", "hi", "--temperature", "-1"],
-    ["serve", "slm-nano", "--port", "70000"],
-    ["serve", "slm-nano", "--parallel", "0"],
-    ["serve", "slm-nano", "--context", "0"],
-    ["ppl", "slm-nano", "--chunks", "0"],
-    ["bench", "slm-nano", "--n-gen", "0"],
-    ["olive", "slm-nano", "--precision", "int3"],
-    ["no-such-command"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate", "slm-nano", "hi", "-n", "-5"],
+        ["generate", "slm-nano", "hi", "-n", "many"],
+        ["generate", "slm-nano", "hi", "--threads", "0"],
+        ["generate", "slm-nano", "hi", "--temperature", "-1"],
+        ["serve", "slm-nano", "--port", "70000"],
+        ["serve", "slm-nano", "--parallel", "0"],
+        ["serve", "slm-nano", "--context", "0"],
+        ["ppl", "slm-nano", "--chunks", "0"],
+        ["bench", "slm-nano", "--n-gen", "0"],
+        ["olive", "slm-nano", "--precision", "int3"],
+        ["no-such-command"],
+    ],
+)
 def test_a_number_out_of_range_is_one_error_line_before_anything_runs(args):
     proc = slmlab(*args)
     assert proc.returncode == 2 and proc.stdout == ""

@@ -59,8 +59,9 @@ def test_binder_builds_llama_cpp_for_any_avx2_cpu_and_a_local_build_for_this_one
 
     def flags(portable):
         env = {**os.environ, "SLMLAB_PORTABLE": portable}
-        return subprocess.run(["bash", script, "--print-flags"], capture_output=True, text=True, env=env,
-                              check=True).stdout.split()
+        return subprocess.run(
+            ["bash", script, "--print-flags"], capture_output=True, text=True, env=env, check=True
+        ).stdout.split()
 
     portable, local = flags("1"), flags("0")
     assert "-DGGML_NATIVE=OFF" in portable and "-DGGML_AMX_INT8=ON" not in local

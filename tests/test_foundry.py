@@ -65,9 +65,23 @@ def test_the_foundry_command_registers_answers_and_reports_as_json(int4_folder):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "foundry", str(int4_folder),
-                           "--id", "slm-nano-cli-generic-cpu:1", "-n", "8", "--json"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slmlab.cli",
+            "foundry",
+            str(int4_folder),
+            "--id",
+            "slm-nano-cli-generic-cpu:1",
+            "-n",
+            "8",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(proc.stdout)
     assert data["answer"].strip() and data["preflight"]["fits"]

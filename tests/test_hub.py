@@ -30,8 +30,14 @@ def test_pull_offline_exits_nonzero_quickly_and_writes_nothing(tmp_path):
 
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "pull", "Qwen/Qwen3-0.6B"], capture_output=True,
-                          text=True, env=env, timeout=60, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "slmlab.cli", "pull", "Qwen/Qwen3-0.6B"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert time.monotonic() - start < 20
     assert proc.returncode == 2 and "cannot reach the Hugging Face hub" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -4,8 +4,9 @@ from slmlab import SlmlabError, binding, llamacpp, paths, probes
 from slmlab.gguf_file import read_gguf
 
 
-@pytest.mark.parametrize("qtype,main_type", [("Q8_0", "Q8_0"), ("Q5_1", "Q5_1"), ("Q4_0", "Q4_0"),
-                                             ("Q4_K_M", "Q4_K"), ("TQ2_0", "TQ2_0")])
+@pytest.mark.parametrize(
+    "qtype,main_type", [("Q8_0", "Q8_0"), ("Q5_1", "Q5_1"), ("Q4_0", "Q4_0"), ("Q4_K_M", "Q4_K"), ("TQ2_0", "TQ2_0")]
+)
 def test_quantized_files_really_hold_that_type(nano_quants, qtype, main_type):
     info = read_gguf(nano_quants[qtype])
     assert info.file_type == qtype

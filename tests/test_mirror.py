@@ -40,8 +40,9 @@ def served(tmp_path, hf_env, monkeypatch):
 
 
 def slmlab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "slmlab.cli", *args], capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "slmlab.cli", *args], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+    )
 
 
 def test_slmlab_pull_downloads_nano_from_the_mirror_with_matching_sha256(served):
@@ -70,8 +71,9 @@ def test_a_file_changed_after_its_checksum_was_published_is_refused_and_not_kept
     assert checks[0]["ok"]
 
 
-def test_a_mirror_stopped_mid_download_leaves_no_partial_file_and_a_second_pull_completes(tmp_path, hf_env,
-                                                                                             monkeypatch):
+def test_a_mirror_stopped_mid_download_leaves_no_partial_file_and_a_second_pull_completes(
+    tmp_path, hf_env, monkeypatch
+):
     root = tmp_path / "mirror"
     big = tmp_path / "big"
     big.mkdir()
@@ -131,8 +133,12 @@ def test_the_mirror_says_what_it_does_not_provide(served):
 
 def test_the_mirror_command_serves_and_stops_on_sigterm(tmp_path):
     mirror.add_model(tmp_path / "root", "course/nano", paths.MODELS_DIR / "slm-nano")
-    proc = subprocess.Popen([sys.executable, "-m", "slmlab.cli", "mirror", str(tmp_path / "root")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slmlab.cli", "mirror", str(tmp_path / "root")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         while "export HF_ENDPOINT=" not in (line := proc.stderr.readline()):

@@ -37,25 +37,31 @@ BINDER_MEMORY = 2 << 30  # mybinder.org's memory limit for a learner's whole ses
 # rejected (an AssertionError) with a message that helps. (expression, what the message must say)
 WRONG_ANSWERS = {
     "00_start_here": [
-        ("check_token_counts({k: v + 1 for k, v in my_counts.items()})", "count again with add_bos=False")],
+        ("check_token_counts({k: v + 1 for k, v in my_counts.items()})", "count again with add_bos=False")
+    ],
     "01_classifying_slms": [
         ('check_choice("Q9_9")', "not in llama.cpp's table"),
         ("check_choice(max(rated, key=lambda ft: est4[ft].total_bytes))", "does not fit"),
-        ("check_choice(max((ft for ft in rated if fits[ft]), key=rated.get))", "costs less")],
+        ("check_choice(max((ft for ft in rated if fits[ft]), key=rated.get))", "costs less"),
+    ],
     "02_acquiring_models": [("check_digest(my_digest[::-1])", "did you hash the whole file")],
     "03_quantizing_with_llama_cpp": [
         ('check_type("Q9_0")', "was not measured"),
-        ('check_type(table["memory MB"].idxmax())', "breaks a bound")],
+        ('check_type(table["memory MB"].idxmax())', "breaks a bound"),
+    ],
     "04_optimizing_with_olive": [
         ('check_pick("int2")', "was not built here"),
-        ("check_pick(min(results, key=merit))", ", but ")],
+        ("check_pick(min(results, key=merit))", ", but "),
+    ],
     "05_running_with_mlx": [
         ("check_answer((next(k for k in mlx_rows.index if k != nearest), my_answer[1]))", "look again"),
-        ('check_answer((nearest, {"closer": "farther", "farther": "closer"}[my_answer[1]]))', "than Q4_0, by")],
+        ('check_answer((nearest, {"closer": "farther", "farther": "closer"}[my_answer[1]]))', "than Q4_0, by"),
+    ],
     "06_deploying_slms": [("check_ask(lambda base_url, key, prompt: '')", "expected the completion's text")],
     "07_choosing_a_model": [
         ("check_prediction(my_prediction * 1.5)", "1.50× the model's prediction"),
-        ("check_prediction(-my_prediction)", "a speed is positive")],
+        ("check_prediction(-my_prediction)", "a speed is positive"),
+    ],
 }
 PROBE = """# added by tests/test_notebooks.py (not part of the course): each exercise's check, given wrong answers
 import json as _json
@@ -77,16 +83,23 @@ def execute(name: str) -> dict:
     OUT.mkdir(parents=True, exist_ok=True)
     probes = WRONG_ANSWERS[name]
     nb = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(PROBE.format(exprs=[e for e, _ in probes]),
-                                              metadata={"tags": ["wrong-answer-probe"]}))
+    nb.cells.append(
+        nbformat.v4.new_code_cell(PROBE.format(exprs=[e for e, _ in probes]), metadata={"tags": ["wrong-answer-probe"]})
+    )
     source = OUT.parent / "notebooks-input" / f"{name}.ipynb"
     source.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, source)
     # the kernel and everything it starts (servers, llama.cpp tools), sampled while the notebook runs; and the
     # same without vLLM's server, which Binder does not install
     with measure.peak_rss(interval=0.25, include_self=False, leave_out="vllm") as peak:
-        nb = pm.execute_notebook(source, OUT / f"{name}.ipynb", parameters=CI_PARAMETERS.get(name, {}),
-                                 kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
+        nb = pm.execute_notebook(
+            source,
+            OUT / f"{name}.ipynb",
+            parameters=CI_PARAMETERS.get(name, {}),
+            kernel_name="python3",
+            cwd=str(paths.NOTEBOOKS),
+            progress_bar=False,
+        )
     record_peak_memory(name, peak.bytes, peak.without)
     text = outputs(nb)
     # a lesson's output is the lesson's: no library log lines, no reprs of the package's objects
@@ -106,10 +119,13 @@ def record_peak_memory(name: str, peak_bytes: int, without_vllm: int) -> None:
     peaks[name] = {"peak_bytes": peak_bytes, "without_vllm_bytes": without_vllm}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(peaks, indent=1, sort_keys=True))
-    print(f"{name}: peak memory of the kernel and its children {peak_bytes / 2**30:.2f} GiB, "
-          f"without vLLM's server {without_vllm / 2**30:.2f} GiB")
-    assert without_vllm < BINDER_MEMORY, (f"{name} needs {without_vllm / 2**30:.2f} GiB at its CI parameters: "
-                                          "more than Binder's 2 GiB")
+    print(
+        f"{name}: peak memory of the kernel and its children {peak_bytes / 2**30:.2f} GiB, "
+        f"without vLLM's server {without_vllm / 2**30:.2f} GiB"
+    )
+    assert without_vllm < BINDER_MEMORY, (
+        f"{name} needs {without_vllm / 2**30:.2f} GiB at its CI parameters: more than Binder's 2 GiB"
+    )
 
 
 def plots(nb) -> int:
@@ -138,8 +154,12 @@ def test_every_notebook_has_ci_parameters_and_a_parameters_cell():
         raw = json.loads((paths.NOTEBOOKS / f"{name}.ipynb").read_text())
         assert all(c.get("id") for c in raw["cells"]), f"{name} has cells without an id"
     # nbval's second run compares the outputs that must not change (counts and sizes computed from configs)
-    checked = [c for name in names for c in nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
-               if "nbval-check-output" in c.metadata.get("tags", [])]
+    checked = [
+        c
+        for name in names
+        for c in nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
+        if "nbval-check-output" in c.metadata.get("tags", [])
+    ]
     assert len(checked) >= 3
     # every exercise's check is fed wrong answers (WRONG_ANSWERS, run by execute)
     import re
@@ -172,8 +192,11 @@ def test_01_classifying_counts_estimates_and_judges_the_lesson():
     assert params["qwen3-0.6b"]["params"] == 596_049_920 and params["qwen3-0.6b"]["class"] == "micro"
     assert params["qwen3-1.7b"]["params"] == 1_720_574_976 and params["qwen3-1.7b"]["class"] == "small"
     # the estimates were checked against files llama-quantize wrote in this run
-    assert {(r["model"], r["type"]) for r in results["estimate_check"]} >= {("slm-nano", "Q4_0"), ("slm-nano", "Q8_0"),
-                                                                            ("gemma-3-270m", "Q4_K_M")}
+    assert {(r["model"], r["type"]) for r in results["estimate_check"]} >= {
+        ("slm-nano", "Q4_0"),
+        ("slm-nano", "Q8_0"),
+        ("gemma-3-270m", "Q4_K_M"),
+    }
     assert all(abs(r["difference"]) < 0.02 and r["same tensor types"] for r in results["estimate_check"])
     # every seed architecture, as a 2-block stand-in through the real converter and llama-quantize
     seeds = results["seed_architectures"]
@@ -183,8 +206,10 @@ def test_01_classifying_counts_estimates_and_judges_the_lesson():
     # the KV-cache and compute-buffer estimates agree with what llama.cpp allocates
     assert all(abs(b["difference"]) < 0.02 for b in results["buffers"])
     # and at long contexts: llama.cpp's allocation follows the formula (window + one batch for sliding layers)
-    kv = {(r["cache"].split(",")[0] + (" full" if "full size" in r["cache"] else ""), r["context"]): r
-          for r in results["kv_vs_context"]}
+    kv = {
+        (r["cache"].split(",")[0] + (" full" if "full size" in r["cache"] else ""), r["context"]): r
+        for r in results["kv_vs_context"]
+    }
     assert all(abs(r["difference"]) < 0.01 for r in kv.values())
     full, limited, q8 = kv[("F16 full", 32768)], kv[("F16", 32768)], kv[("q8_0 cache", 32768)]
     assert full["llama.cpp MiB"] > 4 * limited["llama.cpp MiB"]  # sliding windows pay at 32k tokens
@@ -343,6 +368,13 @@ def test_05_mlx_quantizes_generates_and_joins_the_cross_toolchain_table():
     assert 4.5 < mlx["4-bit"]["bits_per_weight"] < 5.5  # 4 bits + a float16 scale and bias per 64 weights
     assert all(m["text"].strip() and m["tokens_per_s"] > 0 for m in mlx.values())
     runtimes = {row["runtime"] for row in r["toolchains"]}
-    assert {"llama.cpp Q8_0", "llama.cpp Q4_0", "ONNX int8", "ONNX int4", "MLX bfloat16", "MLX 4-bit",
-            "MLX 8-bit"} <= runtimes
+    assert {
+        "llama.cpp Q8_0",
+        "llama.cpp Q4_0",
+        "ONNX int8",
+        "ONNX int4",
+        "MLX bfloat16",
+        "MLX 4-bit",
+        "MLX 8-bit",
+    } <= runtimes
     assert all(row["argmax agreement"] >= 0.85 for row in r["toolchains"]) and "✓" in outputs(nb)

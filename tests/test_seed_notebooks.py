@@ -48,8 +48,9 @@ def seed_mirror_root(standin, tmp_path_factory):
     gguf_repo = root / "models" / "Qwen" / "Qwen3-0.6B-GGUF"
     gguf_repo.mkdir(parents=True)
     shutil.copy(models.quantized_gguf(STANDIN, "Q8_0"), gguf_repo / "Qwen3-0.6B-Q8_0.gguf")
-    (gguf_repo / "README.md").write_text("Qwen3-0.6B stand-in, 2 blocks, Q8_0 (random weights: slmlab shape "
-                                         "qwen3-0.6b --layers 2)\n")
+    (gguf_repo / "README.md").write_text(
+        "Qwen3-0.6B stand-in, 2 blocks, Q8_0 (random weights: slmlab shape qwen3-0.6b --layers 2)\n"
+    )
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
@@ -70,8 +71,14 @@ def online(seed_mirror_root, tmp_path, monkeypatch):
 
 def run(name: str, **parameters):
     OUT.mkdir(parents=True, exist_ok=True)
-    return pm.execute_notebook(paths.NOTEBOOKS / f"{name}.ipynb", OUT / f"{name}.ipynb", parameters=parameters,
-                               kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
+    return pm.execute_notebook(
+        paths.NOTEBOOKS / f"{name}.ipynb",
+        OUT / f"{name}.ipynb",
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(paths.NOTEBOOKS),
+        progress_bar=False,
+    )
 
 
 def test_01_counts_the_stand_in_folder_from_its_config(standin):
@@ -92,8 +99,9 @@ def test_02_acquires_the_seed_from_the_mirror_with_every_file_checked(online, st
     files = {f["file"]: f for f in r["files"]}
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(files)
     # the file the mirror served, byte for byte the stand-in's (bfloat16: 2 bytes a parameter)
-    assert files["model.safetensors"]["MB"] * 1e6 == pytest.approx((Path(standin) / "model.safetensors").stat().st_size,
-                                                                   abs=1e4)
+    assert files["model.safetensors"]["MB"] * 1e6 == pytest.approx(
+        (Path(standin) / "model.safetensors").stat().st_size, abs=1e4
+    )
     assert [c["file"] for c in r["download_checks"]] == ["Qwen3-0.6B-Q8_0.gguf"]
     assert all(c["ok"] for c in r["download_checks"])
     assert r["pull"]["exit"] == 0 and "model.safetensors" in r["pull"]["files"]
@@ -103,8 +111,14 @@ def test_02_acquires_the_seed_from_the_mirror_with_every_file_checked(online, st
 
 def test_03_measures_the_seed_pulled_by_its_hub_id_without_any_quality_figure(online):
     # MODEL is the seed's id, exactly as a learner with internet sets it: resolve, download, convert, quantize
-    nb = run("03_quantizing_with_llama_cpp", MODEL="Qwen/Qwen3-0.6B", TYPES=["Q8_0", "Q4_K_M"], GEMMA=False,
-             THREADS=1, BENCH_REPS=2)
+    nb = run(
+        "03_quantizing_with_llama_cpp",
+        MODEL="Qwen/Qwen3-0.6B",
+        TYPES=["Q8_0", "Q4_K_M"],
+        GEMMA=False,
+        THREADS=1,
+        BENCH_REPS=2,
+    )
     assert list(online.rglob("snapshots/*/model.safetensors"))  # it came through the hub's cache
     text = outputs(nb)
     r = measure.load_results("03_quantizing_with_llama_cpp")
@@ -122,8 +136,7 @@ def test_03_measures_the_seed_pulled_by_its_hub_id_without_any_quality_figure(on
 def test_04_runs_olive_on_a_bfloat16_checkpoint_within_memory(standin):
     # ModelBuilder's route, which the full 0.6B model takes because its export (~45 GB) cannot fit in 24 GB; the
     # static INT8 recipe needs the exported graph, so it is left out
-    nb = run("04_optimizing_with_olive", MODEL=standin, THREADS=1, PRECISIONS=["fp32", "int8", "int4"],
-             ROUTE="builder")
+    nb = run("04_optimizing_with_olive", MODEL=standin, THREADS=1, PRECISIONS=["fp32", "int8", "int4"], ROUTE="builder")
     text = outputs(nb)
     r = measure.load_results("04_optimizing_with_olive")
     built = {m["precision"]: m for m in r["models"]}

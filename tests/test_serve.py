@@ -37,8 +37,9 @@ def test_openai_client_completes(server):
 
 
 def test_streaming_yields_tokens_as_they_come(server):
-    stream = server.client().completions.create(model="slm-nano", prompt="Return the", max_tokens=8, temperature=0,
-                                                stream=True)
+    stream = server.client().completions.create(
+        model="slm-nano", prompt="Return the", max_tokens=8, temperature=0, stream=True
+    )
     pieces = [c.choices[0].text for c in stream if c.choices]
     assert len(pieces) >= 2 and "".join(pieces).strip()
 
@@ -52,8 +53,9 @@ def test_sixteen_concurrent_clients_get_answers(server):
 
 def test_bad_requests_get_4xx_and_the_server_keeps_serving(server):
     # upstream answers 500 here; scripts/patches/llama-server-json-400.patch makes it a 400
-    r = httpx.post(f"{server.base_url}/v1/completions", content=b"{not json",
-                   headers={"Content-Type": "application/json"})
+    r = httpx.post(
+        f"{server.base_url}/v1/completions", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and "parse" in r.text.lower()
     r = httpx.post(f"{server.base_url}/v1/completions", json={"prompt": "hi", "max_tokens": -5})
     assert r.status_code == 400 and "max_tokens" in r.text
@@ -115,8 +117,12 @@ def _llama_server_child(parent: psutil.Process, within: float = 60) -> psutil.Pr
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
 def test_slmlab_serve_ended_by_a_signal_leaves_no_server(nano_quants, signal_name):
     # SIGTERM is what kill, systemd and supervisors send; SIGKILL cannot be caught at all
-    proc = subprocess.Popen([sys.executable, "-m", "slmlab.cli", "serve", str(nano_quants["Q8_0"]), "--threads", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slmlab.cli", "serve", str(nano_quants["Q8_0"]), "--threads", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         while "serving" not in (line := proc.stderr.readline()):
             assert line, "slmlab serve ended before serving"
@@ -138,14 +144,18 @@ def test_a_kernel_killed_while_its_server_runs_leaves_no_server(nano_quants):
     km, kc = start_new_kernel(kernel_name="python3")
     printed: list[str] = []
     try:
-        code = ("import os\nfrom slmlab import serve\n"
-                f"server = serve.start_llama_server({str(nano_quants['Q8_0'])!r}, threads=1)\n"
-                "print('PID', server.process.pid, os.getpid())")
-        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: printed.append(
-            msg["content"].get("text", "")))
+        code = (
+            "import os\nfrom slmlab import serve\n"
+            f"server = serve.start_llama_server({str(nano_quants['Q8_0'])!r}, threads=1)\n"
+            "print('PID', server.process.pid, os.getpid())"
+        )
+        reply = kc.execute_interactive(
+            code, timeout=120, output_hook=lambda msg: printed.append(msg["content"].get("text", ""))
+        )
         assert reply["content"]["status"] == "ok"
-        pid, kernel = map(int, next(line.split()[1:] for text in printed for line in text.splitlines()
-                                    if line.startswith("PID")))
+        pid, kernel = map(
+            int, next(line.split()[1:] for text in printed for line in text.splitlines() if line.startswith("PID"))
+        )
         assert psutil.Process(pid).name() == "llama-server"
         os.kill(kernel, signal.SIGKILL)  # no atexit, no finally in the kernel — as when it dies or is killed
         assert _gone(pid), f"llama-server {pid} outlived its kernel"
@@ -154,11 +164,11 @@ def test_a_kernel_killed_while_its_server_runs_leaves_no_server(nano_quants):
         km.shutdown_kernel(now=True)
 
 
-
 def _serving(args: list[str], within: float = 400) -> subprocess.Popen:
     """`slmlab serve ARGS` started as a teacher would, once it says it is serving."""
-    proc = subprocess.Popen([sys.executable, "-m", "slmlab.cli", "serve", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slmlab.cli", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + within
     lines = []
     while "serving" not in (line := proc.stderr.readline()):
@@ -173,8 +183,12 @@ def test_slmlab_serve_with_vllm_takes_sixteen_clients_rejects_bad_requests_and_l
     url = f"http://127.0.0.1:{port}"
     try:
         vllm = [p for p in psutil.Process(proc.pid).children(recursive=True)]
-        listening = {(c.laddr.ip, c.laddr.port) for p in vllm for c in p.net_connections(kind="inet")
-                     if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+        listening = {
+            (c.laddr.ip, c.laddr.port)
+            for p in vllm
+            for c in p.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+        }
         assert listening == {("127.0.0.1", port)}  # loopback only
         result = serve.load_test(url, clients=16, per_client=2, max_tokens=8)
         assert result.requests == 32 and result.errors == 0 and result.completion_tokens == 32 * 8
@@ -196,8 +210,11 @@ def test_slmlab_serve_chats_with_the_instruction_tuned_model():
     proc = _serving(["smollm2-135m-instruct", "--port", str(port), "--threads", "1"])
     try:
         question = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
-                       json={"messages": question, "max_tokens": 32, "temperature": 0}, timeout=120)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"messages": question, "max_tokens": 32, "temperature": 0},
+            timeout=120,
+        )
         assert r.status_code == 200 and "Paris" in r.json()["choices"][0]["message"]["content"]
     finally:
         proc.send_signal(signal.SIGTERM)

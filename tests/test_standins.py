@@ -56,8 +56,12 @@ def test_every_seed_architecture_builds_two_blocks_and_converts_to_the_estimated
 def test_bitnets_refusal_by_the_converter_is_one_error_line_saying_what_to_do_instead():
     folder = standins.build("bitnet-b1.58-2b", layers=2)
     out = folder.parent / "b.gguf"
-    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "convert", str(folder), "-o", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "slmlab.cli", "convert", str(folder), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr
     assert "Can not map tensor" in errors[0] and "bitnet.cpp" in errors[0]
@@ -104,7 +108,11 @@ def test_layers_keep_every_shape_and_are_range_checked():
 
 
 def test_the_shape_command_reports_the_stand_in_as_json(qwen):
-    proc = subprocess.run([sys.executable, "-m", "slmlab.cli", "shape", "qwen3-0.6b", "--json"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "slmlab.cli", "shape", "qwen3-0.6b", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     data = json.loads(proc.stdout)
     assert data["path"] == str(qwen.path) and data["parameters"] == 596_049_920 and data["stand_in"] == standins.MARK

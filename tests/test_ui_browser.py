@@ -32,10 +32,20 @@ def lab(tmp_path):
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     port, token = serve.free_port(), "slmlab-browser-test"
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
-           "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-           f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
-           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        f"--ServerApp.port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp_path}",
+        f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # the server's own PID
     url = f"http://127.0.0.1:{port}"
@@ -58,14 +68,25 @@ def lab(tmp_path):
 def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), \
+    assert Path(CHROMIUM).exists(), (
         "Chromium is missing: `make setup` installs Debian's chromium (apt-get install chromium)"
+    )
     url, token = lab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-quic"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
@@ -79,8 +100,11 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
                 page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
                 page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
                 try:
-                    page.wait_for_function("[...document.querySelectorAll('.jp-InputPrompt')]"
-                                           ".some(p => /\\[[0-9*]+\\]/.test(p.textContent))", timeout=30_000)
+                    page.wait_for_function(
+                        "[...document.querySelectorAll('.jp-InputPrompt')]"
+                        ".some(p => /\\[[0-9*]+\\]/.test(p.textContent))",
+                        timeout=30_000,
+                    )
                     break
                 except Exception:
                     if attempt == 3:
