@@ -6,13 +6,17 @@ tokens/s ≈ efficiency × bandwidth ÷ bytes read per token. Bandwidth and effi
 learner's own measurements (notebook 03 saves them); without them, bandwidth is measured now and the
 efficiency defaults to a stated value. Quality is ranked by model size first, then by the perplexity each
 type adds in llama.cpp's own reference table (`llama-quantize --help`, measured on Llama-3-8B).
+
+With a language (`Need.language`), each model is judged on its own tokenizer: the same content costs it
+`tokens.ratio_to_english` times the tokens, so it needs that many times the speed and the context (KV cache) to
+serve the learner as well as an English reader — and its speed is also given in that language's words per second.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slmlab import catalog, llamacpp, measure, sizing
+from slmlab import catalog, llamacpp, measure, sizing, tokens
 
 TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
 DEFAULT_EFFICIENCY = 0.6  # share of the bandwidth ceiling assumed when nothing was measured (notebook 03 measures it)
@@ -31,10 +35,13 @@ class Device:
 
 @dataclass
 class Need:
-    min_tokens_per_s: float = 5.0
-    context: int = 4096
+    min_tokens_per_s: float = 5.0  # with a language: tokens/s of the same content in English
+    context: int = 4096  # with a language: tokens of the same conversation in English
     task: str = "chat"  # chat, code, reasoning, multilingual, completion
     offline: bool = True
+    # the learner's language, a code of data/languages/ (vi, tl, ar, pa, pcm …): the same content costs each
+    # tokenizer a different number of tokens, so each model needs that many times the speed and the context
+    language: str | None = None
 
 
 @dataclass
@@ -47,6 +54,9 @@ class Recommendation:
     params: int
     ppl_increase: float
     reasons: list[str]
+    language_ratio: float = 1.0  # tokens of the same content in the need's language ÷ in English, on its tokenizer
+    words_per_s: float | None = None  # with a language: its words (characters for Chinese) per second
+    context_words: int | None = None  # with a language: its words that fit in the model's context window
 
 
 @dataclass
@@ -127,18 +137,27 @@ def recommend(
     for name in models or catalog.names():
         m = catalog.get(name)
         cfg = m.config
-        ctx = min(need.context, catalog.context_length(cfg) or need.context)
         tensors, hp = sizing.gguf_tensors(cfg)
         params = sum(t.n_elements for t in tensors)
         if catalog.classify(params) == "nano":  # toy and teaching models (slm-nano) are not candidates
             continue
+        window = catalog.context_length(cfg) or need.context
+        ratio, per_unit = 1.0, None
+        if need.language:  # the same content in the learner's language, on this model's own tokenizer
+            tok = tokens.tokenizer_for(name)
+            ratio = tokens.ratio_to_english(tok, need.language)
+            per_unit = tokens.tokens_per_unit(tok, need.language)
+            if need.context * ratio > window:
+                continue  # the conversation, in that language, does not fit its context window
+        ctx = min(int(need.context * ratio), window)
+        min_tps = need.min_tokens_per_s * ratio
         ternary = m.family.startswith("BitNet")  # trained ternary: its own types lose nothing
         for q in ("TQ2_0", "TQ1_0") if ternary else TYPES:
             est = sizing.estimate_file(tensors, hp, q)
             mem = sizing.runtime_memory(est.total_bytes, cfg, ctx)
             was_measured = bool(measured) and (name, q) in measured
             tps = measured[(name, q)] if was_measured else sm.tokens_per_s(q, est.total_bytes, bw)
-            if mem["total"] > budget or tps < need.min_tokens_per_s:
+            if mem["total"] > budget or tps < min_tps:
                 continue
             if not ternary and q not in quality:
                 continue  # a type whose cost in quality nobody measured is not advised
@@ -148,18 +167,27 @@ def recommend(
                 (
                     f"measured {tps:.0f} tokens/s on this machine (a stand-in of its shape)"
                     if was_measured
-                    else f"predicted {tps:.0f} tokens/s ≥ {need.min_tokens_per_s:g} ({source})"
+                    else f"predicted {tps:.0f} tokens/s ≥ {min_tps:g} ({source})"
                 ),
                 "trained with ternary weights: TQ types store it without loss"
                 if ternary
                 else f"{q} adds {ppl_increase:+.3f} perplexity on Llama-3-8B (llama.cpp's table)",
             ]
+            if need.language:
+                reasons.append(
+                    f"{tokens.language_name(need.language)} costs {ratio:.2f}× English's tokens on its tokenizer: "
+                    f"{tps / per_unit:.1f} {tokens.unit_of(need.language)}s/s, "
+                    f"{int(window / per_unit):,} {tokens.unit_of(need.language)}s in its {window:,}-token window"
+                )
             if need.task in TASK_FAMILIES and m.family in TASK_FAMILIES[need.task]:
                 reasons.append(f"{m.family} is a family the lesson recommends for {need.task}")
             if m.gated:
                 reasons.append("gated on the hub: accept its licence and use a token to download")
+            words = {"words_per_s": tps / per_unit, "context_words": int(window / per_unit)} if per_unit else {}
             out.append(
-                Recommendation(name, q, runtime_for(device), mem["total"] / 1e9, tps, params, ppl_increase, reasons)
+                Recommendation(
+                    name, q, runtime_for(device), mem["total"] / 1e9, tps, params, ppl_increase, reasons, ratio, **words
+                )
             )
 
     def score(r: Recommendation) -> tuple:

@@ -33,6 +33,7 @@ from slmlab import (
     paths,
     serve,
     standins,
+    tokens,
 )
 from slmlab.errors import SlmlabError
 
@@ -466,7 +467,7 @@ def classroom_arguments(p: argparse.ArgumentParser) -> None:
         required=True,
         help="release: a folder for the student notebooks; grade: the grades CSV (feedback goes beside it)",
     )
-    p.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these notebooks (default: all eight)")
+    p.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these notebooks (default: every notebook)")
     p.add_argument(
         "--self-test",
         action="store_true",
@@ -716,6 +717,62 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def tokens_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("text", help="a text, a UTF-8 file, or - for standard input")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        metavar="NAME",
+        help=f"tokenizers ({', '.join(tokens.TOKENIZERS)}) or catalog models (default: every tokenizer)",
+    )
+    p.add_argument(
+        "--unit",
+        choices=["word", "character"],
+        default="word",
+        help="what a reader counts: words, or characters for a language written without spaces",
+    )
+
+
+@command(
+    "tokens",
+    "what a text costs in tokens on each seed model's real tokenizer (the same table as notebook 08)",
+    tokens_arguments,
+)
+def cmd_tokens(args: argparse.Namespace) -> Result:
+    names = tokens.resolve_names(args.models)  # an unknown name is refused before anything is read
+    if args.text == "-":
+        data = sys.stdin.buffer.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SlmlabError(f"standard input is not UTF-8 text (byte {e.start}); send UTF-8") from None
+        if not text.strip():
+            raise SlmlabError("standard input is empty: there is nothing to count")
+        where = "standard input"
+    elif Path(args.text).is_file() or Path(args.text).suffix in (".txt", ".md") or "/" in args.text:
+        text, where = tokens.read_text(args.text), args.text
+    else:
+        text, where = args.text, "the text given"
+    counts = [tokens.count(n, text, "text", args.unit) for n in names]
+    rows = [
+        {
+            "tokenizer": c.tokenizer,
+            "models": tokens.TOKENIZERS[c.tokenizer].models,
+            "tokens": c.tokens,
+            "characters/token": f"{c.characters_per_token:.2f}",
+            f"tokens/{args.unit}": f"{c.tokens_per_unit:.2f}",
+            "partial-character tokens": c.partial_tokens,
+        }
+        for c in counts
+    ]
+    data = [
+        {**vars(c), "characters_per_token": c.characters_per_token, "tokens_per_unit": c.tokens_per_unit}
+        for c in counts
+    ]
+    units = tokens.units(text, args.unit)
+    return Result(data, f"{where}: {len(text):,} characters, {units:,} {args.unit}s\n{table(rows)}")
 
 
 def whole(low: int, high: int, what: str):

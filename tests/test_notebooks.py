@@ -28,6 +28,8 @@ CI_PARAMETERS = {
     "06_deploying_slms": {"THREADS": 1, "SPEC_TOKENS": 32},
     # the seed's speed on its full depth is make bench's: 2 blocks run the same code
     "07_choosing_a_model": {"SEED_LAYERS": 2},
+    # the Qwen3 stand-in's prompt timing on 2 blocks: the token counts, KV sizes and the check are the same code
+    "08_what_your_language_costs": {"SPEED_MODELS": ["gemma-3-270m", "qwen3-0.6b-2l-standin"], "THREADS": 1},
 }
 OUT = paths.REPO_ROOT / "build" / "notebooks"
 BINDER_MEMORY = 2 << 30  # mybinder.org's memory limit for a learner's whole session
@@ -61,6 +63,11 @@ WRONG_ANSWERS = {
     "07_choosing_a_model": [
         ("check_prediction(my_prediction * 1.5)", "1.50× the model's prediction"),
         ("check_prediction(-my_prediction)", "a speed is positive"),
+    ],
+    "08_what_your_language_costs": [
+        ('check_fewest("gpt-4")', "is not one of the tokenizers"),
+        ('check_fewest(tokens_table.loc["pa"].idxmax())', "another tokenizer needs fewer"),
+        ("check_words(my_words * 1.5)", "+50% off"),
     ],
 }
 PROBE = """# added by tests/test_notebooks.py (not part of the course): each exercise's check, given wrong answers
@@ -378,3 +385,32 @@ def test_05_mlx_quantizes_generates_and_joins_the_cross_toolchain_table():
         "MLX 8-bit",
     } <= runtimes
     assert all(row["argmax agreement"] >= 0.85 for row in r["toolchains"]) and "✓" in outputs(nb)
+
+
+def test_08_counts_every_language_on_every_tokenizer_and_judges_qwen3_for_multilingual_use():
+    nb = execute("08_what_your_language_costs")
+    text = outputs(nb)
+    r = measure.load_results("08_what_your_language_costs")
+    counts = {(row["tokenizer"], row["language"]): row for row in r["tokens"]}
+    ratio = {tuple(k.split("/")): v for k, v in r["ratio_to_english"].items()}
+    tokenizers = {"qwen3", "llama3", "gemma3", "phi4-mini", "smollm2", "gpt2"}
+    assert {t for t, _ in counts} == tokenizers and len({c for _, c in counts}) == 10
+    # what follows from the vocabularies (deterministic): every tokenizer pays more for Punjabi than for English;
+    # the two with pieces for Gurmukhi (Gemma 3's SentencePiece, o200k) pay far less than the byte-level rest
+    assert all(ratio[t, "en"] == 1 and ratio[t, "pa"] > 1 for t in tokenizers)
+    assert max(ratio[t, "pa"] for t in ("gemma3", "phi4-mini")) < 0.5 * min(ratio[t, "pa"] for t in ("qwen3", "llama3"))
+    assert counts["gemma3", "pa"]["partial_tokens"] == 0 < counts["qwen3", "pa"]["partial_tokens"]
+    assert ratio["gpt2", "vi"] > ratio["qwen3", "vi"]  # GPT-2's English-only merges split Vietnamese's diacritics
+    # measured for the same content: more tokens, a longer prompt and a larger KV cache (the formula, checked)
+    prompt = {(row["model"], row["language"]): row for row in r["prompt"]}
+    assert set(prompt) == {(m, c) for m in ("gemma-3-270m", "qwen3-0.6b-2l-standin") for c in ("en", "pa", "vi")}
+    assert all(row["seconds"] > 0 for row in prompt.values())
+    # the model's own tokenizer (inside its GGUF) cuts the same pieces as the vocabulary file; a BOS at most added
+    assert prompt["qwen3-0.6b-2l-standin", "pa"]["tokens"] - counts["qwen3", "pa"]["tokens"] in (0, 1)
+    assert prompt["gemma-3-270m", "pa"]["tokens"] - counts["gemma3", "pa"]["tokens"] in (0, 1)
+    kv = {(row["model"], row["language"]): row["KV MiB"] for row in r["kv"]}
+    assert kv["qwen3-0.6b-2l-standin", "pa"] > kv["qwen3-0.6b-2l-standin", "vi"] > kv["qwen3-0.6b-2l-standin", "en"]
+    assert abs(r["kv_check"]["formula"] / r["kv_check"]["allocated"] - 1) < 0.001  # 01's formula, llama.cpp's buffer
+    verdicts = {row["language"]: row["verdict"] for row in r["claims"]}
+    assert verdicts["Punjabi"].startswith("does not hold") and "Qwen3 series for multilingual" in text
+    assert "✓" in text and plots(nb) >= 2  # the heat map and the prompt times
