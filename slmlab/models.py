@@ -118,8 +118,17 @@ def gguf_path(ref: str | Path, outtype: str = "f16") -> Path:
     key = paths.content_key(fingerprint(model.path), paths.llama_cpp_key())
     folder = paths.cache_dir() / "gguf" / f"{model.name}-{key}"
     out = folder / f"{model.name}-{outtype.upper()}.gguf"
+    refused = out.with_name(out.name + ".refused")  # the converter's refusal of these weights, kept like a result
+    if refused.is_file():
+        raise SlmlabError(refused.read_text())
     if not out.is_file() and not _link_same_content(out):
-        llamacpp.convert(model.path, out, outtype)
+        try:
+            llamacpp.convert(model.path, out, outtype)
+        except SlmlabError as e:
+            if "Can not map tensor" in str(e):  # the architecture itself: the same weights, the same answer
+                with paths.atomic_output(refused) as tmp:
+                    tmp.write_text(str(e))
+            raise
     return out
 
 

@@ -114,3 +114,22 @@ def test_one_stand_in_under_two_names_shares_its_gguf_files(tmp_path):
     other_weights = tmp_path / "gguf" / "Qwen3-0.6B-0123456789ab" / "Qwen3-0.6B-Q8_0.gguf"
     assert not models._link_same_content(other_weights)  # another fingerprint is another model
     assert not models._link_same_content(mirrored.with_name("Qwen3-0.6B-Q4_0.gguf"))  # no such type made yet
+
+
+def test_a_converter_refusal_is_kept_like_a_result_and_said_again_without_converting(tmp_path, monkeypatch):
+    # BitNet's weights cannot be mapped by llama.cpp's converter: the second ask answers from the cache
+    from slmlab import llamacpp, standins
+
+    folder = standins.build("bitnet-b1.58-2b", layers=2)  # cached; its conversions go to a cache of the test's own
+    monkeypatch.setenv("SLMLAB_HOME", str(tmp_path))
+    with pytest.raises(SlmlabError, match="Can not map tensor") as first:
+        models.gguf_path(folder)
+    assert list((tmp_path / "gguf").rglob("*.refused"))
+
+    def no_second_conversion(*args, **kwargs):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(llamacpp, "convert", no_second_conversion)
+    with pytest.raises(SlmlabError) as again:
+        models.gguf_path(folder)
+    assert str(again.value) == str(first.value) and "bitnet.cpp" in str(again.value)

@@ -253,6 +253,12 @@ def test_03_quantizing_measures_every_type_and_judges_the_claims():
     assert all(row["tg tok/s"] > 0 and row["pp tok/s"] > 0 and row["memory MB"] > 0 for row in table.values())
     assert all(abs(row["estimated bytes"] / row["bytes"] - 1) < 0.02 for row in table.values())
     assert table["Q4_0"]["bytes"] < table["Q8_0"]["bytes"] < table["F16"]["bytes"]
+    # built by hand in numpy, checked byte for byte: the blocks are the bytes llama-quantize wrote for that tensor
+    hand = r["by_hand"]
+    assert {t: row["identical to llama-quantize's"] for t, row in hand.items()} == {"Q8_0": True, "Q4_0": True}
+    assert hand["Q8_0"]["bits per weight"] == 8.5 and hand["Q4_0"]["bits per weight"] == 4.5  # the scale's half bit
+    # perplexity = exp(mean NLL of the second half of the chunk), from llama.cpp's logits = llama-perplexity's
+    assert abs(r["ppl_by_hand"]["difference"]) < 0.001
     gemma = {row["file"]: row for row in r["gemma"]}
     # block quantization of a small model: Q4_0 is barely smaller than Q4_K_M and clearly worse
     assert gemma["Q4_0"]["perplexity"] > gemma["Q4_K_M (shipped)"]["perplexity"] * 1.1

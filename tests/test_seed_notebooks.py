@@ -130,6 +130,8 @@ def test_03_measures_the_seed_pulled_by_its_hub_id_without_any_quality_figure(on
     assert table["Q4_K_M"]["bytes"] < table["Q8_0"]["bytes"] < table["F16"]["bytes"]
     assert all(abs(row["estimated bytes"] / row["bytes"] - 1) < 0.005 for row in table.values())
     assert not any(c["claim"].startswith("Q8_0 keeps") for c in r["claims"])  # no quality verdict from noise
+    assert r["ppl_by_hand"] is None  # nor a perplexity by hand
+    assert r["by_hand"]["Q8_0"]["identical to llama-quantize's"] is True  # Qwen3's bfloat16, via F16, by hand
     assert "✓" in text
 
 
