@@ -116,15 +116,17 @@ def test_one_stand_in_under_two_names_shares_its_gguf_files(tmp_path):
     assert not models._link_same_content(mirrored.with_name("Qwen3-0.6B-Q4_0.gguf"))  # no such type made yet
 
 
-def test_a_converter_refusal_is_kept_like_a_result_and_said_again_without_converting(tmp_path, monkeypatch):
+def test_a_converter_refusal_is_kept_like_a_result_and_said_again_without_converting(monkeypatch):
     # BitNet's weights cannot be mapped by llama.cpp's converter: the second ask answers from the cache
     from slmlab import llamacpp, standins
 
-    folder = standins.build("bitnet-b1.58-2b", layers=2)  # cached; its conversions go to a cache of the test's own
-    monkeypatch.setenv("SLMLAB_HOME", str(tmp_path))
+    folder = standins.build("bitnet-b1.58-2b", layers=2)  # cached
+    key = paths.content_key(models.fingerprint(folder), paths.llama_cpp_key())
+    kept = paths.cache_dir() / "gguf" / f"{folder.name}-{key}" / f"{folder.name}-F16.gguf.refused"
+    kept.unlink(missing_ok=True)  # the first ask runs the converter for real
     with pytest.raises(SlmlabError, match="Can not map tensor") as first:
         models.gguf_path(folder)
-    assert list((tmp_path / "gguf").rglob("*.refused"))
+    assert kept.is_file()
 
     def no_second_conversion(*args, **kwargs):
         raise AssertionError("converted again")
