@@ -117,14 +117,16 @@ def test_importance_matrix_of_a_large_vocabulary_fits_binders_memory(gemma, tmp_
 def test_kv_cache_probe_is_cached_by_content_and_the_cached_answer_is_llama_cpps(gemma, tmp_path, monkeypatch):
     # one real run of the probe in every CI run, in a cache of its own; the second answer comes from that cache
     monkeypatch.setenv("SLMLAB_HOME", str(tmp_path))
-    fresh = probes.kv_cache_allocated(gemma, 1024, cached=False)
+    fresh = probes.kv_cache_allocated(gemma, 4096, cached=False)
     assert list((tmp_path / "probes").glob("kv-*.json"))
-    assert probes.kv_cache_allocated(gemma, 1024) == fresh
-    assert probes.kv_cache_allocated(gemma, 1024, swa_full=True) > fresh  # other arguments, another key
+    assert probes.kv_cache_allocated(gemma, 4096) == fresh
+    assert (
+        probes.kv_cache_allocated(gemma, 4096, swa_full=True) > fresh
+    )  # the whole context: another key (past its 512 + 512)
     # the same content under another name shares the answer; llama.cpp's version is part of the key
     twin = tmp_path / "renamed.gguf"
     twin.symlink_to(gemma)
-    assert probes.kv_cache_allocated(twin, 1024) == fresh
+    assert probes.kv_cache_allocated(twin, 4096) == fresh
     saved = len(list((tmp_path / "probes").glob("kv-*.json")))
     monkeypatch.setattr(paths, "llama_cpp_key", lambda: "another-build")
-    assert probes.kv_cache_allocated(gemma, 1024) == fresh and len(list((tmp_path / "probes").glob("*"))) > saved
+    assert probes.kv_cache_allocated(gemma, 4096) == fresh and len(list((tmp_path / "probes").glob("*"))) > saved
