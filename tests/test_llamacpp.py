@@ -122,7 +122,7 @@ def test_kv_cache_probe_is_cached_by_content_and_the_cached_answer_is_llama_cpps
     assert probes.kv_cache_allocated(gemma, 4096) == fresh
     assert (
         probes.kv_cache_allocated(gemma, 4096, swa_full=True) > fresh
-    )  # the whole context: another key (past its 512 + 512)
+    )  # another key: every layer full
     # the same content under another name shares the answer; llama.cpp's version is part of the key
     twin = tmp_path / "renamed.gguf"
     twin.symlink_to(gemma)
