@@ -120,9 +120,7 @@ def test_kv_cache_probe_is_cached_by_content_and_the_cached_answer_is_llama_cpps
     fresh = probes.kv_cache_allocated(gemma, 4096, cached=False)
     assert list((tmp_path / "probes").glob("kv-*.json"))
     assert probes.kv_cache_allocated(gemma, 4096) == fresh
-    assert (
-        probes.kv_cache_allocated(gemma, 4096, swa_full=True) > fresh
-    )  # another key: every layer full
+    assert probes.kv_cache_allocated(gemma, 4096, swa_full=True) > fresh  # another key: every layer full
     # the same content under another name shares the answer; llama.cpp's version is part of the key
     twin = tmp_path / "renamed.gguf"
     twin.symlink_to(gemma)
