@@ -20,7 +20,13 @@ CI_PARAMETERS = {
     "00_start_here": {"N_TOKENS": 16, "THREADS": 1, "CHECK_NETWORK": False},
     "01_classifying_slms": {},
     "02_acquiring_models": {"ONLINE": False},
-    "03_quantizing_with_llama_cpp": {"THREADS": 1, "BENCH_REPS": 2, "GEMMA_PPL_CHUNKS": 4},
+    # Gemma's quality lesson on the types its assertions read (the learner's default measures eight)
+    "03_quantizing_with_llama_cpp": {
+        "THREADS": 1,
+        "BENCH_REPS": 2,
+        "GEMMA_PPL_CHUNKS": 4,
+        "GEMMA_TYPES": ["Q8_0", "Q4_0", "Q2_K"],
+    },
     # the route fixed, not chosen from the memory free at that instant (slm-nano's export fits anywhere)
     "04_optimizing_with_olive": {"THREADS": 1, "ROUTE": "export"},
     "05_running_with_mlx": {},
