@@ -333,7 +333,10 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     assert all(row["cached tokens"] > row["prompt tokens"] / 2 for row in on[1:])
     assert all(row["cached tokens"] == 0 for row in off)
     spec = {(row["engine"], row["speculation"], row["prompt"]): row for row in r["speculation"]}
-    assert len(spec) == 8 and all(row["drafted"] > 0 for key, row in spec.items() if key[1] == "n-gram")
+    # n-gram drafts come from text repeated in the context: an answer that copies its prompt has them at once (a
+    # free text may not repeat itself within CI's 32 tokens); with speculation off nothing is drafted
+    assert len(spec) == 8 and all(spec[e, "n-gram", "copy code"]["drafted"] > 0 for e in ("llama-server", "vLLM"))
+    assert all(row["drafted"] == 0 for key, row in spec.items() if key[1] == "off")
     # n-gram drafts match when the answer copies its prompt: vLLM accepts more of them there (greedy: the same
     # tokens every run)
     assert spec["vLLM", "n-gram", "copy code"]["acceptance"] > spec["vLLM", "n-gram", "free text"]["acceptance"]
