@@ -29,6 +29,11 @@ _manager = None
 def manager(cache_dir: str | Path | None = None):
     """The process's FoundryLocalManager (the SDK allows one), with its own model cache directory."""
     global _manager
+    # onnxruntime-genai's Python package and Foundry Local's core (onnxruntime-genai-core) each ship a
+    # libonnxruntime-genai.so, and whichever loads first serves the whole process. Foundry's lacks symbols the
+    # package needs ("undefined symbol: OgaRequestGetUnseenToken" when Foundry came first); the package's serves
+    # Foundry as well. So the package loads first.
+    import onnxruntime_genai  # noqa: F401
     from foundry_local_sdk import Configuration, FoundryLocalManager
 
     if _manager is None:
