@@ -7,7 +7,7 @@ notebooks show is checked here instead, where a slow or shared machine gives a n
     .venv/bin/python benchmarks/bench_lesson.py --results build/results   # only print, from saved measurements
                                                                            # (make test's, at CI parameters)
 
-A run executes notebooks 00, 03, 06 and 07 as a learner would (07 on the full Qwen3-0.6B stand-in), then 03 and 04
+A run executes notebooks 00, 03, 06, 07 and 08 as a learner would (07 on the full Qwen3-0.6B stand-in), then 03 and 04
 on the full Qwen3-0.6B stand-in, into build/bench/ (about an hour on 2 cores; the stand-in's conversions are
 cached). Each line says what held: a prediction within its stated band, a ratio above or below 1.
 """
@@ -30,6 +30,7 @@ RUNS = [
     ("course", "03_quantizing_with_llama_cpp", {}),
     ("course", "06_deploying_slms", {}),
     ("course", "07_choosing_a_model", {}),  # SEED_LAYERS=None: the full stand-in
+    ("course", "08_what_your_language_costs", {}),
     ("full-depth", "03_quantizing_with_llama_cpp", {"MODEL": FULL, "TYPES": ["Q8_0", "Q4_K_M"], "GEMMA": False}),
     ("full-depth", "04_optimizing_with_olive", {"MODEL": FULL, "PRECISIONS": ["fp32", "int4"]}),
 ]
@@ -140,10 +141,11 @@ def report(course: Path, full: Path | None) -> None:
         spec = {(row["engine"], row["speculation"], row["prompt"]): row for row in r06["speculation"]}
         for engine, _, prompt in sorted(k for k in spec if k[1] == "n-gram"):
             on, off = spec[engine, "n-gram", prompt], spec[engine, "off", prompt]
+            accepted = f"acceptance {on['acceptance']:.0%}" if on["drafted"] else "nothing drafted"
             line(
                 f"{engine} n-gram speculation, {prompt}: speed-up",
                 on["tokens/s"] / off["tokens/s"],
-                f"> 1 pays (acceptance {on['acceptance']:.0%}); a CPU short of arithmetic gains little",
+                f"> 1 pays ({accepted}); a CPU short of arithmetic gains little",
             )
         engines = {(row["engine"], row["clients"]): row["tokens/s"] for row in r06["engines"]}
         most = max(c for _, c in engines)
@@ -151,12 +153,27 @@ def report(course: Path, full: Path | None) -> None:
             ratio = engines["vLLM", most] / engines["llama-server", most]
             line(f"vLLM ÷ llama-server tokens/s at {most} clients", ratio, "which engine serves more here")
     if r07 and r07["seed_checks"]:
-        print("07 · the advisor's prediction on a seed's real shape (a stand-in: real size and speed)")
+        layers = r07.get("seed_layers")
+        print(
+            "07 · the advisor's prediction on a seed's shape (a stand-in: real size and speed)"
+            + (f" — only its first {layers} blocks here: not the real model's speed" if layers else "")
+        )
         for row in r07["seed_checks"]:
             line(
                 f"{row['seed (stand-in)']} {row['type']}: predicted ÷ measured tok/s",
                 1 + row["speed error"],
                 "within 0.5–1.5: the speed model carries over from notebook 03's measurements",
+            )
+    r08 = load(course, "08_what_your_language_costs")
+    if r08:
+        print("08 · a language's tokens cost time: prompt seconds follow the token count")
+        prompt = {(row["model"], row["language"]): row for row in r08["prompt"]}
+        for model, language in sorted(k for k in prompt if k[1] != "en" and (k[0], "en") in prompt):
+            mine, english = prompt[model, language], prompt[model, "en"]
+            line(
+                f"{model}, {language} ÷ en: seconds over tokens",
+                (mine["seconds"] / english["seconds"]) / (mine["tokens"] / english["tokens"]),
+                "≈ 1: each token of any language costs the same time",
             )
     f03, f04 = load(full, "03_quantizing_with_llama_cpp"), load(full, "04_optimizing_with_olive")
     if f03:
