@@ -32,7 +32,7 @@ RUNS = [
     ("course", "07_choosing_a_model", {}),  # SEED_LAYERS=None: the full stand-in
     ("course", "08_what_your_language_costs", {}),
     ("full-depth", "03_quantizing_with_llama_cpp", {"MODEL": FULL, "TYPES": ["Q8_0", "Q4_K_M"], "GEMMA": False}),
-    ("full-depth", "04_optimizing_with_olive", {"MODEL": FULL, "PRECISIONS": ["fp32", "int4"]}),
+    ("full-depth", "04_optimizing_with_olive", {"MODEL": FULL, "PRECISIONS": ["fp32", "int8", "int4"]}),
 ]
 
 
