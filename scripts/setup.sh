@@ -57,6 +57,8 @@ PY
     'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["slmlab"]["no-deps"]))')
   step "gguf from the same llama.cpp source (PyPI's gguf breaks its converter)"
   "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "$LLAMA_ROOT/src/vendor/llama.cpp/gguf-py"
+  step "nbgrader's JupyterLab menus off: a self-study learner grades nothing (a teacher: slmlab classroom menus-on)"
+  "$VENV/bin/slmlab" classroom menus-off >/dev/null
   echo "$python_stamp_value" > "$python_stamp"
   changed=1
 fi

@@ -404,3 +404,40 @@ def self_test_submissions(folder: Path, names: list[str] | None = None, hidden_c
         answer.source = CHECK_CALL.sub("", course.cells[find_exercise(course, name).solution_cell].source).rstrip()
         nbformat.write(nb, folder / "submissions" / "solutions" / path.name)
     return folder / "submissions"
+
+
+NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"  # its JupyterLab menus: Formgrader, Assignment List, Course List
+NBGRADER_SERVER_EXTENSIONS = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+)
+
+
+def _jupyter(*args: str) -> None:
+    exe = Path(sys.executable).with_name("jupyter")
+    cmd = [str(exe if exe.is_file() else "jupyter"), *args]
+    print("$", " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise SlmlabError(f"{' '.join(args[:3])} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+
+
+def set_menus(enabled: bool) -> None:
+    """nbgrader's JupyterLab menus and server extensions on or off, for this environment (`--sys-prefix`).
+    `make setup` turns them off — a self-study learner has no course to grade; a teacher turns them on with
+    `slmlab classroom menus-on`, and grading with `slmlab classroom grade` needs neither."""
+    verb = "enable" if enabled else "disable"
+    _jupyter("labextension", verb, "--level=sys_prefix", NBGRADER_LAB_EXTENSION)
+    for extension in NBGRADER_SERVER_EXTENSIONS:
+        _jupyter("server", "extension", verb, "--sys-prefix", extension)
+
+
+def menus_enabled() -> bool:
+    """Whether JupyterLab, as this environment configures it, shows nbgrader's menus."""
+    import json
+
+    page = Path(sys.prefix) / "etc" / "jupyter" / "labconfig" / "page_config.json"
+    disabled = json.loads(page.read_text()).get("disabledExtensions", {}) if page.is_file() else {}
+    return not disabled.get(NBGRADER_LAB_EXTENSION, False)

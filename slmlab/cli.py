@@ -459,12 +459,12 @@ def cmd_mirror(args: argparse.Namespace) -> Result:
 
 
 def classroom_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["release", "grade"])
+    p.add_argument("action", choices=["release", "grade", "menus-on", "menus-off"])
     p.add_argument("submissions", nargs="?", help="grade: a folder SUBMISSIONS/STUDENT/NOTEBOOK.ipynb")
     p.add_argument(
         "-o",
         "--output",
-        required=True,
+        default=None,
         help="release: a folder for the student notebooks; grade: the grades CSV (feedback goes beside it)",
     )
     p.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these notebooks (default: every notebook)")
@@ -495,6 +495,12 @@ def classroom_arguments(p: argparse.ArgumentParser) -> None:
     classroom_arguments,
 )
 def cmd_classroom(args: argparse.Namespace) -> Result:
+    if args.action in ("menus-on", "menus-off"):
+        classroom.set_menus(args.action == "menus-on")
+        state = "on" if classroom.menus_enabled() else "off"
+        return Result({"menus": state}, f"nbgrader's JupyterLab menus are {state} (restart JupyterLab to see it)")
+    if not args.output:
+        raise SlmlabError(f"{args.action} needs -o: " + ("a folder" if args.action == "release" else "a grades CSV"))
     if args.action == "release":
         written = classroom.release(Path(args.output), args.notebooks, args.hidden_checks)
         checks = "checks hidden" if args.hidden_checks else "checks and tests locked"

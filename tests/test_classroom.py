@@ -170,3 +170,16 @@ def test_classroom_bad_input_is_one_clear_line(tmp_path):
     )
     assert proc.returncode == 2 and proc.stderr.startswith("error: grade takes a SUBMISSIONS folder")
     assert not (tmp_path / "out").exists() and not (tmp_path / "grades.csv").exists()
+
+
+@pytest.mark.fast
+def test_nbgraders_menus_are_off_for_learners_and_a_teacher_turns_them_on():
+    assert not classroom.menus_enabled()  # as make setup leaves the environment
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "slmlab.cli", "classroom", "menus-on"], capture_output=True, text=True
+        )
+        assert proc.returncode == 0 and "menus are on" in proc.stdout and classroom.menus_enabled()
+    finally:
+        classroom.set_menus(False)
+    assert not classroom.menus_enabled()
