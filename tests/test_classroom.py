@@ -99,8 +99,8 @@ def test_a_submission_that_hangs_is_stopped_at_the_timeout_and_scores_zero(tmp_p
     next(c for c in hangs.cells if _meta(c).get("solution")).source = "import time\ntime.sleep(3600)"
     nbformat.write(hangs, submissions / "solutions" / "05_running_with_mlx.ipynb")
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    grades = classroom.grade(submissions, tmp_path / "grades.csv", names, timeout=60, progress=False)
-    assert [(g.score, g.problem) for g in grades] == [(0, "timed out: still running after 60 s")]
+    grades = classroom.grade(submissions, tmp_path / "grades.csv", names, timeout=20, progress=False)
+    assert [(g.score, g.problem) for g in grades] == [(0, "timed out: still running after 20 s")]
     left = {p.pid for p in psutil.Process().children(recursive=True)} - before
     assert not left, "a kernel outlived its timed-out grading"
 

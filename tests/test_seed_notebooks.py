@@ -117,7 +117,7 @@ def test_03_measures_the_seed_pulled_by_its_hub_id_without_any_quality_figure(on
         TYPES=["Q8_0", "Q4_K_M"],
         GEMMA=False,
         THREADS=1,
-        BENCH_REPS=2,
+        BENCH_REPS=1,
     )
     assert list(online.rglob("snapshots/*/model.safetensors"))  # it came through the hub's cache
     text = outputs(nb)
