@@ -73,7 +73,8 @@ WRONG_ANSWERS = {
     "08_what_your_language_costs": [
         ('check_fewest("gpt-4")', "is not one of the tokenizers"),
         ('check_fewest(tokens_table.loc["pa"].idxmax())', "another tokenizer needs fewer"),
-        ("check_words(my_words * 1.5)", "+50% off"),
+        ("check_words(my_words * 1.5)", "is too many"),
+        ("check_words(my_words / 1.5)", "is too few"),
     ],
 }
 PROBE = """# added by tests/test_notebooks.py (not part of the course): each exercise's check, given wrong answers
