@@ -20,7 +20,7 @@ from pathlib import Path
 from slmlab import paths
 from slmlab.errors import SlmlabError
 from slmlab.gguf_file import GGUFInfo, read_gguf
-from slmlab.toolrun import SETUP_HINT, default_threads, run, tool_env, tool_log, tool_path
+from slmlab.toolrun import SETUP_HINT, TOOLS, default_threads, run, tool_env, tool_log, tool_path
 
 CONVERTER_OUTTYPES = ("f32", "f16", "bf16", "q8_0", "tq1_0", "tq2_0")
 
@@ -185,6 +185,16 @@ def heldout_text() -> Path:
     return paths.CORPUS_DIR / "stdlib-docstrings.heldout.txt"
 
 
+def perplexity_command(
+    gguf_path: str | Path, text: str | Path, context: int, chunks: int | None, threads: int | None
+) -> list[str | Path]:
+    """`llama-perplexity -m MODEL -f TEXT -c CONTEXT -b CONTEXT [--chunks N] -t THREADS`: one chunk a batch, so a
+    chunk's logits come from one pass (the runs for perplexity, a KL reference and a KL divergence all agree)."""
+    cmd: list[str | Path] = [tool_path("llama-perplexity"), "-m", gguf_path, "-f", text, "-c", str(context)]
+    cmd += ["-b", str(context), "-t", str(threads or default_threads())]
+    return cmd + (["--chunks", str(chunks)] if chunks else [])
+
+
 def perplexity(
     gguf_path: str | Path,
     text: str | Path | None = None,
@@ -200,21 +210,7 @@ def perplexity(
     if not text.is_file():
         raise SlmlabError(f"no such text file: {text}")
     threads = threads or default_threads()
-    cmd: list[str | Path] = [
-        tool_path("llama-perplexity"),
-        "-m",
-        gguf_path,
-        "-f",
-        text,
-        "-c",
-        str(context),
-        "-b",
-        str(context),
-        "-t",
-        str(threads),
-    ]
-    if chunks:
-        cmd += ["--chunks", str(chunks)]
+    cmd = perplexity_command(gguf_path, text, context, chunks, threads)
     # llama.cpp logs from a background thread, and at exit it can lose the last lines — sometimes the
     # "Final estimate", sometimes a few chunks too. Read both the log file and the output, and accept a run
     # only when it reached its last chunk; otherwise run again (the result is deterministic).
@@ -341,25 +337,7 @@ def kl_reference(
     if out.is_file():
         return out
     with paths.atomic_output(out) as tmp:
-        tool_log(
-            [
-                tool_path("llama-perplexity"),
-                "-m",
-                gguf_path,
-                "-f",
-                text,
-                "-c",
-                str(context),
-                "-b",
-                str(context),
-                "--chunks",
-                str(chunks),
-                "-t",
-                str(threads or default_threads()),
-                "--kl-divergence-base",
-                tmp,
-            ]
-        )
+        tool_log([*perplexity_command(gguf_path, text, context, chunks, threads), "--kl-divergence-base", tmp])
     return out
 
 
@@ -375,26 +353,8 @@ def kl_divergence(
     """KL divergence, top-token agreement and perplexity (with ±) of `gguf_path` against a saved reference."""
     text = Path(text) if text else heldout_text()
     read_gguf(gguf_path)
-    out = tool_log(
-        [
-            tool_path("llama-perplexity"),
-            "-m",
-            gguf_path,
-            "-f",
-            text,
-            "-c",
-            str(context),
-            "-b",
-            str(context),
-            "--chunks",
-            str(chunks),
-            "-t",
-            str(threads or default_threads()),
-            "--kl-divergence-base",
-            reference,
-            "--kl-divergence",
-        ]
-    )
+    cmd = perplexity_command(gguf_path, text, context, chunks, threads)
+    out = tool_log([*cmd, "--kl-divergence-base", reference, "--kl-divergence"])
 
     def pair(label: str) -> tuple[float, float]:
         m = re.search(rf"{re.escape(label)}\s*:\s*([-\d.]+)\s*±\s*([\d.]+)", out)
@@ -416,3 +376,37 @@ def kl_divergence(
         ppl[1],
         pair("Mean PPL(base)")[0],
     )
+
+
+# The options scripts/build-llama-cpp.sh configures, in its order: their values are read back from the build itself.
+BUILD_OPTIONS = (
+    "CMAKE_BUILD_TYPE",
+    "BUILD_SHARED_LIBS",
+    "GGML_NATIVE",
+    *(f"GGML_{isa}" for isa in ("SSE42", "AVX", "AVX2", "FMA", "F16C", "BMI2", "AVX_VNNI", "AVX512")),
+    *(f"GGML_{isa}" for isa in ("AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16", "AMX_TILE", "AMX_INT8", "AMX_BF16")),
+    "LLAMA_BUILD_TESTS",
+    "LLAMA_BUILD_EXAMPLES",
+    "LLAMA_BUILD_TOOLS",
+    "LLAMA_BUILD_SERVER",
+    "LLAMA_CURL",
+    "LLAMA_OPENSSL",
+)
+
+
+def build_commands() -> list[str]:
+    """The two cmake lines that configured and built this machine's llama.cpp, with the option values its
+    `CMakeCache.txt` holds (so they are what was built, not what a script meant to build)."""
+    build = paths.llama_cpp_root() / "build"
+    cache = build / "CMakeCache.txt"
+    if not cache.is_file():
+        raise SlmlabError(f"llama.cpp has not been configured here: {SETUP_HINT}")
+    values = dict(re.findall(r"^(\w+):\w+=(.*)$", cache.read_text(errors="replace"), re.M))
+    options = [f"-D{name}={values[name]}" for name in BUILD_OPTIONS if name in values]
+    done = paths.llama_cpp_root() / "BUILD_OK"
+    cores = re.search(r"on (\d+) cores", done.read_text()) if done.is_file() else None
+    source = paths.llama_cpp_source().relative_to(paths.llama_cpp_root())
+    configure = ["cmake", "-S", str(source), "-B", "build", *options]
+    targets = ["llama", "mtmd", *TOOLS]
+    compile_ = ["cmake", "--build", "build", "--config", "Release", "-j", cores.group(1) if cores else "2"]
+    return [" ".join(configure), " ".join([*compile_, "--target", *targets])]

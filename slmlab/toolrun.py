@@ -36,10 +36,18 @@ def tool_path(name: str) -> Path:
 
 
 def tool_env() -> dict[str, str]:
-    """The environment for tool runs: our build's bin/ first on PATH, so `!llama-quantize` works in a notebook."""
+    """The environment for tool runs: our build's bin/ and this Python's first on PATH, so that `llama-quantize`
+    is the course's build and `python` is the kernel's own, with the course's packages."""
     env = dict(os.environ)
-    env["PATH"] = f"{paths.llama_cpp_bin()}{os.pathsep}{env.get('PATH', '')}"
+    first = [str(paths.llama_cpp_bin()), str(Path(sys.executable).parent)]
+    rest = [p for p in env.get("PATH", "").split(os.pathsep) if p and p not in first]
+    env["PATH"] = os.pathsep.join(first + rest)
     return env
+
+
+def tools_on_path() -> None:
+    """Let a notebook's `!llama-quantize …` and `!python …` lines run what the course runs (see `tool_env`)."""
+    os.environ["PATH"] = tool_env()["PATH"]
 
 
 def show(cmd: list[str | Path]) -> str:
