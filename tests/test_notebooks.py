@@ -262,8 +262,22 @@ def test_03_quantizing_measures_every_type_and_judges_the_claims():
     assert table["Q4_0"]["bytes"] < table["Q8_0"]["bytes"] < table["F16"]["bytes"]
     # built by hand in numpy, checked byte for byte: the blocks are the bytes llama-quantize wrote for that tensor
     hand = r["by_hand"]
-    assert {t: row["identical to llama-quantize's"] for t, row in hand.items()} == {"Q8_0": True, "Q4_0": True}
+    identical = {t: row["identical to llama-quantize's"] for t, row in hand.items()}
+    assert identical == {"Q8_0": True, "Q4_0": True, "TQ2_0": True}
     assert hand["Q8_0"]["bits per weight"] == 8.5 and hand["Q4_0"]["bits per weight"] == 4.5  # the scale's half bit
+    assert hand["TQ2_0"]["bits per weight"] == 2.0625  # 2 bits a weight + one float16 per 256
+    # a Q4_K super-block decoded by hand (6-bit scales and minimums) = gguf-py's dequantizer, 144 bytes / 256
+    sb = r["super_block"]
+    assert sb["identical to gguf's dequantizer"] is True and sb["bits per weight"] == 4.5
+    # five ternary digits in a byte: every one of the 3^5 groups comes back from its byte
+    assert r["ternary"]["groups unpacked intact"] == 243 and r["ternary"]["TQ1_0 bits per weight"] == 1.6875
+    # KL divergence from both models' logits = llama-perplexity --kl-divergence on the same positions (the tool's
+    # reference log-probabilities are stored in 16 bits: 0.1%)
+    kl = r["kl_by_hand"]
+    assert abs(kl["by hand"] / kl["llama-perplexity"] - 1) < 0.001
+    assert kl["same top token by hand"] == pytest.approx(kl["same top token, llama-perplexity"], abs=1e-4)
+    # the literal commands in the cells write the bytes the cached helpers wrote
+    assert r["literal"] == {"convert_hf_to_gguf.py": True, "llama-quantize": True}
     # perplexity = exp(mean NLL of the second half of the chunk), from llama.cpp's logits = llama-perplexity's
     assert abs(r["ppl_by_hand"]["difference"]) < 0.001
     gemma = {row["file"]: row for row in r["gemma"]}
@@ -380,6 +394,22 @@ def test_04_olive_builds_int8_and_int4_that_agree_with_torch():
     # the naive static recipe (every operator quantized) is shown failing, with the number
     assert q["ONNX int8-static, every operator"]["perplexity"] > 2 * q["PyTorch fp32"]["perplexity"]
     assert r["genai_int4_tokens_per_s"] > 0 and "✓" in outputs(nb)
+    # the INT8 workflow, saved as JSON and run by Olive's own `olive run --config FILE`, makes the same file
+    assert r["cli"]["command"][:3] == ["olive", "run", "--config"] and r["cli"]["identical"]
+    # one INT8 MatMul by hand in numpy equals onnxruntime's DynamicQuantizeLinear + MatMulInteger, integers bit for bit
+    h = r["by_hand"]
+    assert h["activation_identical"] and h["int32_identical"] and h["weights_identical"] and h["identical"]
+    assert h["max_abs_diff"] <= 1e-6 * h["max_abs_output"] and 0 < h["int8_vs_float32_relative_error"] < 0.05
+    # the graph optimizer fused the RMS norms: fewer nodes, ReduceMean gone, the fused operator new
+    ops = r["op_counts"]
+    assert sum(ops["optimized"].values()) < sum(ops["exported"].values())
+    assert ops["exported"]["ReduceMean"] > 0 and ops["optimized"]["ReduceMean"] == 0
+    fused = "SkipSimplifiedLayerNormalization"
+    assert ops["optimized"][fused] > 0 and ops["exported"][fused] == 0
+    # each file's tensors by element type plus its graph, measured apart, add up to the file's size within 1%
+    for m in r["models"]:
+        assert abs(sum(m["bytes_by_dtype"].values()) - m["size_bytes"]) <= 0.01 * m["size_bytes"], m["precision"]
+    assert built["int4"]["bytes_by_dtype"]["float32"] > built["int8"]["bytes_by_dtype"].get("float32", 0)
 
 
 def test_05_mlx_quantizes_generates_and_joins_the_cross_toolchain_table():
@@ -388,7 +418,24 @@ def test_05_mlx_quantizes_generates_and_joins_the_cross_toolchain_table():
     mlx = {m["model"]: m for m in r["mlx"]}
     assert mlx["4-bit"]["size_bytes"] < mlx["8-bit"]["size_bytes"] < mlx["float16"]["size_bytes"]
     assert abs(mlx["bfloat16"]["size_bytes"] - mlx["float16"]["size_bytes"]) < 0.01 * mlx["float16"]["size_bytes"]
-    assert 4.5 < mlx["4-bit"]["bits_per_weight"] < 5.5  # 4 bits + a float16 scale and bias per 64 weights
+    assert 4.5 < mlx["4-bit"]["bits_per_weight"] < 5.5  # 4 bits + a scale and a bias per 64 weights + the norms
+    # MLX in one screen: NumPy views an MLX array's buffer, no copy (a write through the view is seen by MLX)
+    assert r["mlx_basics"]["numpy_view_shares_memory"] is True
+    # the by-hand affine recipe is mx.quantize's, bit for bit: codes, scales, biases; mx.dequantize gives back ŵ
+    h = r["by_hand"]
+    assert h["groups"] > 0 and h["packed_identical"] and h["scales_identical"] and h["biases_identical"]
+    assert h["dequantized_max_abs_diff"] == 0.0  # float32 scale · q + bias on both sides
+    assert h["zero_gap_in_steps"] < 1e-4  # MLX's adjusted scale puts 0 on a level (to float rounding)
+    # past half a step only where the far edge was clipped (code 15), and never past a whole step
+    assert 0 < h["groups_over_half_step"] < 1 and h["over_half_step_at_code_15"] is True
+    assert h["max_error_in_half_steps"] <= 2 + 1e-3
+    # the literal mlx_lm.convert call writes the wrapper's tensors, and section 2's arrays for the matrix by hand
+    assert r["literal_call"] == {"same_as_wrapper": True, "matches_by_hand": True}
+    for name, bits in (("4-bit", 4), ("8-bit", 8)):
+        b = r["bits_per_weight_check"][name]
+        width = {"float32": 4, "float16": 2, "bfloat16": 2}[b["scale dtype"]]
+        assert b["formula"] == bits + 8 * 2 * width / 64 and abs(b["from the bytes"] - b["formula"]) < 1e-9
+        assert b["from the bytes"] < b["whole file"] == mlx[name]["bits_per_weight"]  # the file adds the norms
     assert all(m["text"].strip() and m["tokens_per_s"] > 0 for m in mlx.values())
     runtimes = {row["runtime"] for row in r["toolchains"]}
     assert {
