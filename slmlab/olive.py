@@ -344,6 +344,37 @@ def run(config: dict, log: str | Path | None = None, progress: bool = True, desc
     return model
 
 
+def command(config_file: str | Path) -> list[str]:
+    """Olive's own command line for a workflow saved as JSON: `olive run --config FILE`."""
+    return ["olive", "run", "--config", str(config_file)]
+
+
+def run_command(config_file: str | Path, log: str | Path | None = None) -> Path:
+    """Run `command(config_file)` as a terminal would — a separate process, this environment's `olive` — with a
+    fresh cache and telemetry off; what it prints goes to `log` (default: `olive.log` beside the output folder).
+    Return the output model file, or raise with the end of the log."""
+    import json
+    import subprocess
+    import sys
+
+    config = json.loads(Path(config_file).read_text())
+    out, cache = Path(config["output_dir"]), Path(config["cache_dir"])
+    log_path = Path(log) if log else out.parent / "olive.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(cache, ignore_errors=True)  # Olive caches failed runs too
+    argv = command(config_file)
+    beside = Path(sys.executable).with_name("olive.exe" if os.name == "nt" else "olive")
+    argv[0] = str(beside) if beside.is_file() else shutil.which("olive") or "olive"
+    with open(log_path, "w") as log_file:
+        done = subprocess.run(argv, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "CI": "true"})
+    shutil.rmtree(cache, ignore_errors=True)
+    model = out / "model.onnx"
+    if done.returncode != 0 or not model.is_file():
+        tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-12:])
+        raise SlmlabError(f"`{' '.join(argv)}` exited with {done.returncode}; its log, {log_path}, ends with:\n{tail}")
+    return model
+
+
 def optimize(
     model_dir: str | Path,
     precision: str,
@@ -486,15 +517,18 @@ def initializer_bytes(model: str | Path) -> dict[str, int]:
 class OnnxLM:
     """An ONNX causal LM run with onnxruntime: full-sequence logits (past key/values given empty)."""
 
-    def __init__(self, path: str | Path, threads: int = 1):
+    def __init__(self, path: str | Path | bytes, threads: int = 1):
+        """`path`: an ONNX file, or a serialized model (bytes), e.g. one given extra outputs to read."""
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        model = path if isinstance(path, bytes) else str(path)
+        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         self.inputs = {i.name: i for i in self.session.get_inputs()}
 
-    def logits(self, ids):
+    def outputs(self, ids, names: list[str]) -> list:
+        """The graph's outputs `names` for one sequence of token ids, batch dimension dropped."""
         import numpy as np
 
         ids = np.asarray(ids, dtype=np.int64)[None]
@@ -504,4 +538,7 @@ class OnnxLM:
         for name, i in self.inputs.items():
             if name.startswith("past"):
                 feed[name] = np.zeros((1, i.shape[1], 0, i.shape[3]), dtype=np.float32)
-        return self.session.run(["logits"], feed)[0][0]
+        return [out[0] for out in self.session.run(names, feed)]
+
+    def logits(self, ids):
+        return self.outputs(ids, ["logits"])[0]
