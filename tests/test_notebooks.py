@@ -77,6 +77,38 @@ WRONG_ANSWERS = {
         ("check_words(my_words / 1.5)", "is too few"),
     ],
 }
+# Every tool the lesson teaches, as a literal command in a code cell of the notebook that teaches it: a `!` line
+# in the source, or the command a cell printed ("$ …") and ran; for a Python API, the call in the source.
+LITERAL_COMMANDS = {
+    "03_quantizing_with_llama_cpp": [
+        ("shell", "convert_hf_to_gguf.py"),
+        ("shell", "llama-quantize"),
+        ("shell", "llama-bench"),
+        ("shell", "llama-perplexity"),
+        ("shell", "cmake -S"),
+        ("shell", "cmake --build"),
+    ],
+    "04_optimizing_with_olive": [("shell", "olive run --config")],
+    "05_running_with_mlx": [("call", "convert(hf_path=")],
+    "06_deploying_slms": [("shell", "llama-server -m"), ("shell", "vllm.entrypoints.openai.api_server")],
+}
+
+
+def shows_command(nb, kind: str, text: str) -> bool:
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = [ln.strip() for ln in cell.source.splitlines()]
+        if kind == "call" and any(text in ln and not ln.startswith("#") for ln in lines):
+            return True
+        if kind == "shell" and any(ln.startswith("!") and text in ln for ln in lines):
+            return True
+        printed = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        if kind == "shell" and any(ln.startswith("$ ") and text in ln for ln in printed.splitlines()):
+            return True
+    return False
+
+
 PROBE = """# added by tests/test_notebooks.py (not part of the course): each exercise's check, given wrong answers
 import json as _json
 _verdicts = []
@@ -119,6 +151,9 @@ def execute(name: str) -> dict:
     # a lesson's output is the lesson's: no library log lines, no reprs of the package's objects
     for noise in ("[INFO]", "llama_kv_cache_iswa", "PosixPath(", "RegistryEntry("):
         assert noise not in text, f"{name}: its output shows {noise!r}"
+    assert plots(nb) >= 1, f"{name} shows no figure"  # a picture where a table would be dull: every notebook
+    for kind, command in LITERAL_COMMANDS.get(name, []):
+        assert shows_command(nb, kind, command), f"{name} never shows the command {command!r} that it teaches"
     line = next(ln for ln in text.splitlines() if ln.startswith("WRONG ANSWERS "))
     for (expr, message), (_, got) in zip(probes, json.loads(line.removeprefix("WRONG ANSWERS ")), strict=True):
         assert got is not None, f"{name}: the check accepted a wrong answer: {expr}"
@@ -152,6 +187,24 @@ def outputs(nb) -> str:
         for o in cell.get("outputs", []):
             text.append(o.get("text", "") + json.dumps(o.get("data", {})))
     return "\n".join(text)
+
+
+def test_every_tool_the_lesson_teaches_has_a_literal_command():
+    taught = {text.split()[0] for commands in LITERAL_COMMANDS.values() for _, text in commands}
+    assert taught == {"convert_hf_to_gguf.py", "llama-quantize", "llama-bench", "llama-perplexity", "cmake"} | {
+        "olive",
+        "convert(hf_path=",
+        "llama-server",
+        "vllm.entrypoints.openai.api_server",
+    }
+    # the check itself: a command only mentioned in a comment or in markdown is not shown
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# !llama-quantize in a comment")])
+    nb.cells.append(nbformat.v4.new_markdown_cell("`llama-quantize F16 OUT TYPE`"))
+    assert not shows_command(nb, "shell", "llama-quantize")
+    nb.cells.append(nbformat.v4.new_code_cell("!llama-quantize {f16} {out} Q4_0"))
+    assert shows_command(nb, "shell", "llama-quantize")
 
 
 def test_every_notebook_has_ci_parameters_and_a_parameters_cell():
@@ -247,6 +300,10 @@ def test_02_acquiring_offline_fails_fast_and_the_registry_catches_damage():
     assert results["offline_pull"]["exit"] == 2 and results["offline_pull"]["seconds"] < 20
     assert "skipped: no network" in text and "'ok': False" in text and "matches SHA256SUMS" in text
     assert results["scratch_left"] is False  # its scratch folder (a seed pull is 1.2 GB) is removed
+    # offline, the files plot shows slm-nano's folder: the model-file patterns take the weights, not the training log
+    fetched = {f["file"]: f["fetched"] for f in results["fetched"]}
+    assert fetched["model.safetensors"] is True and fetched["config.json"] is True
+    assert fetched["training_log.json"] is False and plots(nb) >= 1
 
 
 def test_03_quantizing_measures_every_type_and_judges_the_claims():
@@ -356,7 +413,19 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     # tokens every run)
     assert spec["vLLM", "n-gram", "copy code"]["acceptance"] > spec["vLLM", "n-gram", "free text"]["acceptance"]
     assert "n-gram speculation" in text  # the verdict, from this machine's speed-ups
-    assert plots(nb) >= 3  # slots, engines, speculation
+    # by hand: attention over cached keys and values = recomputing them all
+    assert r["kv_by_hand"]["largest difference"] < 1e-12
+    # KV bytes per token from the config = what llama-server reserved (its MiB printed to 2 decimals) and, within
+    # one block of 16 tokens of its budget, what vLLM did
+    check = {row["engine"]: row["reported ÷ config"] for row in r["kv_check"]}
+    assert check["llama-server"] == pytest.approx(1, abs=0.005) and check["vLLM"] == pytest.approx(1, abs=0.01)
+    # the block table: contiguous reservation fits exactly what vLLM reported; 16-token blocks fit more
+    paging = r["paging"]
+    assert paging["contiguous sequences"] == int(kv["vLLM"]["sequences that fit"])
+    assert paging["paged sequences"] > paging["contiguous sequences"] and paging["unused in last blocks"] < 0.5
+    # batching's ceiling on a CPU: prompt tokens/s at N ÷ generation tokens/s, never more than N
+    assert 0 < r["batching"]["gain at most"] <= r["batching"]["slots"]
+    assert plots(nb) >= 5  # slots, engines, KV arithmetic, speculation, tokens per check
 
 
 def test_07_advises_within_the_device_and_runs_the_security_checklist():
@@ -373,6 +442,23 @@ def test_07_advises_within_the_device_and_runs_the_security_checklist():
     assert seeds == {("qwen3-0.6b", "Q8_0"), ("qwen3-0.6b", "Q4_K_M")}
     assert len(r["speed_model"]["efficiency"]) >= 5  # one efficiency per type notebook 03 measured
     assert "✓ predicted" in text and "VBox" in text
+    # the rule written out in the notebook gives the package's picks (the widget's and notebook 08's), within its
+    # three limits, the largest model first
+    from slmlab import advisor
+
+    need, recs = r["need"], r["recommendations"]
+    assert r["same_as_package"] is True and r["candidates"] > r["kept"] >= len(recs)
+    assert all(x["memory_gb"] <= r["device_gb"] * (1 - advisor.OS_RESERVE) for x in recs)
+    assert all(x["tokens_per_s"] >= need["min_tokens_per_s"] * x["language_ratio"] for x in recs)
+    assert all(x["ppl_increase"] <= need["max_ppl_increase"] for x in recs)
+    assert [x["params"] for x in recs] == sorted((x["params"] for x in recs), reverse=True)
+    # the runtime column comes from the runtimes measured here: llama.cpp, or one measured faster at that width
+    runtimes = r["runtimes"]
+    assert all(s["ratio"] is None or s["ratio"] == s["tokens_per_s"] / s["reference_tokens_per_s"] for s in runtimes)
+    faster = {s["runtime"] for s in runtimes if (s["ratio"] or 0) > 1}
+    assert all(x["runtime"] in {"llama.cpp"} | faster for x in recs + r["for_2_and_8_gb"]["8"])
+    assert all(f"{name}: no results saved yet" in text for name in r["missing_results"])  # said, not hidden
+    assert plots(nb) >= 1  # the feasible region
 
 
 def test_04_olive_builds_int8_and_int4_that_agree_with_torch():
