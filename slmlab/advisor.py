@@ -4,8 +4,13 @@ For every catalog model and quantization type the advisor computes the memory it
 compute, `sizing.runtime_memory`) and predicts its generation speed from the memory-bandwidth limit:
 tokens/s ≈ efficiency × bandwidth ÷ bytes read per token. Bandwidth and efficiency come from the
 learner's own measurements (notebook 03 saves them); without them, bandwidth is measured now and the
-efficiency defaults to a stated value. Quality is ranked by model size first, then by the perplexity each
-type adds in llama.cpp's own reference table (`llama-quantize --help`, measured on Llama-3-8B).
+efficiency defaults to a stated value. Quality is the perplexity each type adds in llama.cpp's own reference
+table (`llama-quantize --help`, measured on Llama-3-8B). The runtime is the fastest one notebooks 03–06 measured
+on this machine at the type's width (llama.cpp where nothing else was measured, and for the types only it has).
+
+This module loads those numbers into typed rows (`Candidate`, `RuntimeSpeed`: named fields, not the display
+labels the notebooks save). The rule that ranks them, `rank`, is a few lines that notebook 07 writes out in the
+open for a learner to read and change; the widget, notebook 08 and the tests use this copy.
 
 With a language (`Need.language`), each model is judged on its own tokenizer: the same content costs it
 `tokens.ratio_to_english` times the tokens, so it needs that many times the speed and the context (KV cache) to
@@ -21,12 +26,16 @@ from slmlab import catalog, llamacpp, measure, sizing, tokens
 TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
 DEFAULT_EFFICIENCY = 0.6  # share of the bandwidth ceiling assumed when nothing was measured (notebook 03 measures it)
 OS_RESERVE = 0.2  # leave this share of device memory to the operating system and the application
+# the width at which a type is compared with other runtimes' formats (ONNX int4, MLX 4-bit …); the other types
+# (Q6_K, Q5_K_M, Q3_K_M, Q2_K, TQ…) exist only in llama.cpp
+BITS = {"Q8_0": 8, "Q4_K_M": 4, "Q4_0": 4}
+RESULTS = ("03_quantizing_with_llama_cpp", "04_optimizing_with_olive", "05_running_with_mlx", "06_deploying_slms")
 
 
 @dataclass
 class Device:
     memory_gb: float
-    bandwidth_gb_s: float | None = None  # None: this machine's, measured
+    bandwidth_gb_s: float | None = None  # None: this machine's, measured (and the runtimes measured on it)
     arch: str = "x86_64"  # x86_64 or arm64
     simd: list[str] = field(default_factory=list)
     apple_silicon: bool = False
@@ -37,11 +46,33 @@ class Device:
 class Need:
     min_tokens_per_s: float = 5.0  # with a language: tokens/s of the same content in English
     context: int = 4096  # with a language: tokens of the same conversation in English
-    task: str = "chat"  # chat, code, reasoning, multilingual, completion
+    task: str = "chat"  # chat, code, reasoning, multilingual, completion (no number behind it: `rank` ignores it)
     offline: bool = True
     # the learner's language, a code of data/languages/ (vi, tl, ar, pa, pcm …): the same content costs each
     # tokenizer a different number of tokens, so each model needs that many times the speed and the context
     language: str | None = None
+    # the most perplexity a type may add (llama.cpp's table, on Llama-3-8B): Q3_K_M adds 0.66, Q2_K 3.5
+    max_ppl_increase: float = 1.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One (model, type, runtime) the device might run: what it needs and what it gives."""
+
+    model: str
+    family: str
+    quant: str
+    runtime: str
+    params: int
+    memory_gb: float  # file + KV cache + compute buffer at the need's context (`sizing.runtime_memory`)
+    tokens_per_s: float  # generation speed on the device
+    speed: str  # how tokens_per_s was found: "measured" (a stand-in of its shape, here) or "predicted"
+    ppl_increase: float  # perplexity its type adds on Llama-3-8B (llama.cpp's table); 0 for a ternary-trained model
+    language_ratio: float = 1.0  # tokens of the same content in the need's language ÷ in English, on its tokenizer
+    words_per_s: float | None = None  # with a language: its words (characters for Chinese) per second
+    context_words: int | None = None  # with a language: its words that fit in the model's context window
+    gated: bool = False
+    runtime_note: str = ""  # which runtimes were measured at its width, and how fast against llama.cpp
 
 
 @dataclass
@@ -74,17 +105,36 @@ class SpeedModel:
         return self.efficiency.get(qtype, self.default_efficiency) * (bandwidth or self.bandwidth) / bytes_per_token
 
 
+@dataclass(frozen=True)
+class LlamaCppRun:
+    """One file notebook 03 measured with llama-bench."""
+
+    model: str
+    quant: str  # its type; `label` says more where 03 measured variants of one type ("Q2_K + imatrix")
+    label: str
+    tokens_per_s: float  # generation
+    bytes_per_token: int  # weights read for each generated token
+
+
+def llamacpp_runs(r03: dict | None) -> list[LlamaCppRun]:
+    """Notebook 03's saved tables (its model's and Gemma's) as typed rows: the one place that reads its labels."""
+    if not r03:
+        return []
+    labelled = [(r03["model"], row["type"], row) for row in r03.get("table", [])]
+    labelled += [("gemma-3-270m", row["file"], row) for row in r03.get("gemma", [])]
+    return [LlamaCppRun(m, label.split()[0], label, row["tg tok/s"], row["bytes/token"]) for m, label, row in labelled]
+
+
 def speed_model() -> SpeedModel:
     """The speed model from notebook 03's saved results (Gemma's files, and a stand-in's if 03 ran on one — both
     larger than the CPU caches, unlike slm-nano); without them, bandwidth measured now and a stated efficiency."""
-    r = measure.load_results("03_quantizing_with_llama_cpp")
-    rows = (r or {}).get("gemma", []) + ((r or {}).get("table", []) if (r or {}).get("stand_in") else [])
-    if r and rows:
+    r = measure.load_results(RESULTS[0])
+    runs = [x for x in llamacpp_runs(r) if x.model == "gemma-3-270m" or (r or {}).get("stand_in")]
+    if r and runs:
         bw = r["bandwidth_bytes_per_s"]
         shares: dict[str, list[float]] = {}
-        for row in rows:
-            qtype = (row.get("file") or row.get("type")).split()[0]
-            shares.setdefault(qtype, []).append(min(1.0, row["tg tok/s"] / (bw / row["bytes/token"])))
+        for x in runs:
+            shares.setdefault(x.quant, []).append(min(1.0, x.tokens_per_s / (bw / x.bytes_per_token)))
         efficiency = {t: max(v) for t, v in shares.items()}
         values = sorted(efficiency.values())
         return SpeedModel(
@@ -98,41 +148,98 @@ def speed_model() -> SpeedModel:
     )
 
 
-def runtime_for(device: Device) -> str:
-    if device.gpu:
-        return "vLLM (GPU) or llama.cpp with GPU offload"
-    if device.apple_silicon:
-        return "MLX or llama.cpp (Metal)"
-    cpu = "llama.cpp (CPU" + (", AVX2" if "AVX2" in device.simd else ", NEON" if "NEON" in device.simd else "") + ")"
-    # vLLM's CPU backend wants AVX-512 (notebook 06 measures it against llama-server on the same weights)
-    return cpu + (" or vLLM's CPU backend" if "AVX-512" in device.simd else "")
+@dataclass(frozen=True)
+class RuntimeSpeed:
+    """A runtime's generation speed measured on this machine, beside llama.cpp's on the same model and width."""
+
+    runtime: str
+    precision: str  # in the runtime's own words (int4, 4-bit, bfloat16)
+    bits: int
+    model: str  # what it was measured on
+    tokens_per_s: float
+    reference: str  # what it is compared with: llama.cpp at the same width, on the same model
+    reference_tokens_per_s: float | None  # None: llama.cpp was not measured on that model
+    notebook: str
+
+    @property
+    def ratio(self) -> float | None:
+        return self.tokens_per_s / self.reference_tokens_per_s if self.reference_tokens_per_s else None
 
 
-TASK_FAMILIES = {"code": ("Qwen3", "Phi-4"), "reasoning": ("Phi-4", "Qwen3"), "multilingual": ("Qwen3", "Gemma 3")}
+def runtime_speeds() -> tuple[list[RuntimeSpeed], list[str]]:
+    """The runtimes notebooks 04–06 measured generating, each beside llama.cpp (03, or 06's llama-server) on the
+    same model and width; and the notebooks of `RESULTS` whose results are missing."""
+    r03, r04, r05, r06 = results = [measure.load_results(nb) for nb in RESULTS]
+    llama = {(x.model, x.label): x.tokens_per_s for x in llamacpp_runs(r03)}
+    plain = {4: "Q4_0", 8: "Q8_0", 16: "F16"}  # llama.cpp's plain block types: one scale per block, as int4 and MLX
+    found = []  # (runtime, precision, bits, model, tokens/s, notebook)
+    if r04 and r04.get("genai_int4_tokens_per_s"):
+        found.append(("ONNX Runtime GenAI", "int4", 4, r04["model"], r04["genai_int4_tokens_per_s"], RESULTS[1]))
+    for m in (r05 or {}).get("mlx", []):
+        bits = int(m["model"].removesuffix("-bit")) if m["model"].endswith("-bit") else 16
+        found.append(("MLX", m["model"], bits, r05["model"], m["tokens_per_s"], RESULTS[2]))
+    rows = [
+        RuntimeSpeed(rt, p, b, m, tps, f"llama.cpp {plain[b]}", llama.get((m, plain[b])), nb)
+        for rt, p, b, m, tps, nb in found
+    ]
+    served = {e["engine"]: e["tokens/s"] for e in (r06 or {}).get("engines", []) if e["clients"] == 1}
+    if "vLLM" in served:  # both servers on the same 16-bit weights, one client: llama-server is the reference
+        rows.append(
+            RuntimeSpeed(
+                "vLLM",
+                "bfloat16",
+                16,
+                r06["model"],
+                served["vLLM"],
+                "llama-server F16, one client",
+                served.get("llama-server"),
+                RESULTS[3],
+            )
+        )
+    return rows, [nb for nb, r in zip(RESULTS, results, strict=True) if r is None]
 
 
-def recommend(
+def pick_runtime(quant: str, runtimes: list[RuntimeSpeed]) -> tuple[str, float, str]:
+    """The fastest runtime measured at the type's width, its speed ÷ llama.cpp's, and what was measured."""
+    same = [s for s in runtimes if s.bits == BITS.get(quant) and s.ratio]
+    if not same:
+        return "llama.cpp", 1.0, ""
+    seen = ", ".join(f"{s.runtime} {s.precision} {s.ratio:.2f}×" for s in same)
+    best = max(same, key=lambda s: s.ratio)
+    if best.ratio > 1:
+        return (
+            best.runtime,
+            best.ratio,
+            f"{best.runtime} was the fastest measured here ({seen} llama.cpp's, on {best.model})",
+        )
+    return "llama.cpp", 1.0, f"llama.cpp was the fastest measured here ({seen} llama.cpp's, on {best.model})"
+
+
+def candidates(
     device: Device,
     need: Need,
-    top: int = 5,
     models: list[str] | None = None,
     quality: dict[str, float] | None = None,
     measured: dict[tuple[str, str], float] | None = None,
-) -> tuple[list[Recommendation], str]:
-    """Ranked (model, type, runtime) that fit the device and meet the speed, with the reasons.
+    runtimes: list[RuntimeSpeed] | None = None,
+) -> tuple[list[Candidate], str]:
+    """Every (catalog model, type) with its memory, speed, quality and runtime — unfiltered: `rank` decides.
 
     `quality`: the perplexity each type adds; by default llama.cpp's own table (`llama-quantize --help`).
     `measured`: tokens/s measured on this machine for (catalog model, type) — say, on a stand-in of the same
-    shape — used instead of the prediction when the device is this machine (no bandwidth given)."""
+    shape — used instead of the prediction when the device is this machine (no bandwidth given).
+    `runtimes`: runtimes measured on this machine (default: `runtime_speeds()` when the device is this machine)."""
     sm = speed_model()
     bw, source = sm.bandwidth, sm.source
-    if device.bandwidth_gb_s:
+    here = not device.bandwidth_gb_s
+    if not here:
         bw = device.bandwidth_gb_s * 1e9
         source = f"bandwidth given ({device.bandwidth_gb_s} GB/s), efficiency per type from {sm.source}"
-        measured = None  # measured here says nothing about another device
+        measured, runtimes = None, []  # measured here says nothing about another device
+    if runtimes is None:
+        runtimes = runtime_speeds()[0]
     if quality is None:
         quality = {t: row["llama3_8b_ppl_increase"] for t, row in llamacpp.quant_type_table().items()}
-    budget = device.memory_gb * (1 - OS_RESERVE) * 1e9
     out = []
     for name in models or catalog.names():
         m = catalog.get(name)
@@ -150,52 +257,102 @@ def recommend(
             if need.context * ratio > window:
                 continue  # the conversation, in that language, does not fit its context window
         ctx = min(int(need.context * ratio), window)
-        min_tps = need.min_tokens_per_s * ratio
         ternary = m.family.startswith("BitNet")  # trained ternary: its own types lose nothing
         for q in ("TQ2_0", "TQ1_0") if ternary else TYPES:
+            if not ternary and q not in quality:
+                continue  # a type whose cost in quality nobody measured is not a candidate
             est = sizing.estimate_file(tensors, hp, q)
             mem = sizing.runtime_memory(est.total_bytes, cfg, ctx)
             was_measured = bool(measured) and (name, q) in measured
             tps = measured[(name, q)] if was_measured else sm.tokens_per_s(q, est.total_bytes, bw)
-            if mem["total"] > budget or tps < min_tps:
-                continue
-            if not ternary and q not in quality:
-                continue  # a type whose cost in quality nobody measured is not advised
-            ppl_increase = 0.0 if ternary else quality[q]
-            reasons = [
-                f"needs {mem['total'] / 1e9:.2f} GB of the {budget / 1e9:.1f} GB left after the OS reserve",
-                (
-                    f"measured {tps:.0f} tokens/s on this machine (a stand-in of its shape)"
-                    if was_measured
-                    else f"predicted {tps:.0f} tokens/s ≥ {min_tps:g} ({source})"
-                ),
-                "trained with ternary weights: TQ types store it without loss"
-                if ternary
-                else f"{q} adds {ppl_increase:+.3f} perplexity on Llama-3-8B (llama.cpp's table)",
-            ]
-            if need.language:
-                reasons.append(
-                    f"{tokens.language_name(need.language)} costs {ratio:.2f}× English's tokens on its tokenizer: "
-                    f"{tps / per_unit:.1f} {tokens.unit_of(need.language)}s/s, "
-                    f"{int(window / per_unit):,} {tokens.unit_of(need.language)}s in its {window:,}-token window"
-                )
-            if need.task in TASK_FAMILIES and m.family in TASK_FAMILIES[need.task]:
-                reasons.append(f"{m.family} is a family the lesson recommends for {need.task}")
-            if m.gated:
-                reasons.append("gated on the hub: accept its licence and use a token to download")
-            words = {"words_per_s": tps / per_unit, "context_words": int(window / per_unit)} if per_unit else {}
+            runtime, faster, note = pick_runtime(q, runtimes)
+            words = (
+                {"words_per_s": tps * faster / per_unit, "context_words": int(window / per_unit)} if per_unit else {}
+            )
             out.append(
-                Recommendation(
-                    name, q, runtime_for(device), mem["total"] / 1e9, tps, params, ppl_increase, reasons, ratio, **words
+                Candidate(
+                    name,
+                    m.family,
+                    q,
+                    runtime,
+                    params,
+                    mem["total"] / 1e9,
+                    tps * faster,
+                    "measured" if was_measured else "predicted",
+                    0.0 if ternary else quality[q],
+                    ratio,
+                    gated=m.gated,
+                    runtime_note=note,
+                    **words,
                 )
             )
+    return out, source
 
-    def score(r: Recommendation) -> tuple:
-        family = catalog.get(r.model).family
-        family_bonus = 1 if need.task in TASK_FAMILIES and family in TASK_FAMILIES[need.task] else 0
-        # a bigger model at a lower type usually beats a smaller one at a higher type — until the type
-        # itself costs a lot (Q2_K adds +3.5 perplexity on Llama-3-8B): weigh parameters by quality kept
-        return (family_bonus, r.params * (1 - min(r.ppl_increase, 3.5) / 7), -r.memory_gb)
 
-    out.sort(key=score, reverse=True)
-    return out[:top], source
+def rank(rows: list[Candidate], device: Device, need: Need, top: int = 5) -> list[Candidate]:
+    """The rule (notebook 07 writes it out): keep what fits the memory left after the OS reserve, reaches the
+    speed (in the need's language) and loses at most `need.max_ppl_increase`; then the most parameters first (a
+    bigger model knows more; nothing here measured one model's quality against another's), the type that costs
+    the least quality next, the least memory last."""
+    budget = device.memory_gb * (1 - OS_RESERVE)
+    feasible = [
+        r
+        for r in rows
+        if r.memory_gb <= budget
+        and r.tokens_per_s >= need.min_tokens_per_s * r.language_ratio
+        and r.ppl_increase <= need.max_ppl_increase
+    ]
+    return sorted(feasible, key=lambda r: (-r.params, r.ppl_increase, r.memory_gb))[:top]
+
+
+def reasons(r: Candidate, device: Device, need: Need, source: str) -> list[str]:
+    """Why a candidate was kept, in words, from its numbers."""
+    budget = device.memory_gb * (1 - OS_RESERVE)
+    out = [
+        f"needs {r.memory_gb:.2f} GB of the {budget:.1f} GB left after the OS reserve",
+        f"measured {r.tokens_per_s:.0f} tokens/s on this machine (a stand-in of its shape)"
+        if r.speed == "measured"
+        else f"predicted {r.tokens_per_s:.0f} tokens/s ≥ {need.min_tokens_per_s * r.language_ratio:g} ({source})",
+        "trained with ternary weights: TQ types store it without loss"
+        if r.family.startswith("BitNet")
+        else f"{r.quant} adds {r.ppl_increase:+.3f} perplexity on Llama-3-8B (llama.cpp's table)",
+    ]
+    if r.runtime_note:
+        out.append(r.runtime_note)
+    if need.language and r.words_per_s is not None:
+        unit = tokens.unit_of(need.language)
+        out.append(
+            f"{tokens.language_name(need.language)} costs {r.language_ratio:.2f}× English's tokens on its tokenizer: "
+            f"{r.words_per_s:.1f} {unit}s/s, {r.context_words:,} {unit}s in its context window"
+        )
+    if r.gated:
+        out.append("gated on the hub: accept its licence and use a token to download")
+    return out
+
+
+def recommend(
+    device: Device,
+    need: Need,
+    top: int = 5,
+    models: list[str] | None = None,
+    quality: dict[str, float] | None = None,
+    measured: dict[tuple[str, str], float] | None = None,
+) -> tuple[list[Recommendation], str]:
+    """`candidates` ranked by `rank`, with the reasons: what the widget and notebook 08 show."""
+    rows, source = candidates(device, need, models, quality, measured)
+    return [
+        Recommendation(
+            r.model,
+            r.quant,
+            r.runtime,
+            r.memory_gb,
+            r.tokens_per_s,
+            r.params,
+            r.ppl_increase,
+            reasons(r, device, need, source),
+            r.language_ratio,
+            r.words_per_s,
+            r.context_words,
+        )
+        for r in rank(rows, device, need, top)
+    ], source

@@ -1,5 +1,7 @@
 """The advisor's arithmetic, on the catalog's configs: what fits, how fast, and in which order."""
 
+from dataclasses import replace
+
 import pytest
 
 from slmlab import advisor, catalog, sizing
@@ -30,7 +32,7 @@ def test_every_recommendation_fits_the_device_and_meets_the_speed():
 
 
 def test_more_memory_allows_bigger_models():
-    need = advisor.Need(min_tokens_per_s=5, context=4096)
+    need = advisor.Need(min_tokens_per_s=1, context=4096)  # a speed every candidate meets: memory decides
     small, _ = recommend(2, need)
     big, _ = recommend(8, need)
     assert big[0].params > small[0].params
@@ -49,3 +51,71 @@ def test_nothing_fits_a_tiny_device():
 def test_toy_models_are_never_advised():
     recs, _ = recommend(64, advisor.Need(min_tokens_per_s=1), top=500)
     assert recs and all(catalog.classify(r.params) != "nano" for r in recs)
+
+
+def row(model: str, params: float, memory_gb: float, tokens_per_s: float, quant: str = "Q4_K_M") -> advisor.Candidate:
+    return advisor.Candidate(model, "test", quant, "llama.cpp", int(params), memory_gb, tokens_per_s, "measured", 0.18)
+
+
+def test_a_measured_speed_or_memory_flips_the_pick():
+    device, need = advisor.Device(memory_gb=8), advisor.Need(min_tokens_per_s=5)
+    big, small = row("big", 8e9, 5.0, 6.0), row("small", 4e9, 3.0, 12.0)
+    assert [r.model for r in advisor.rank([big, small], device, need)] == ["big", "small"]
+    # the same rows, one number measured differently: the bigger model no longer qualifies
+    assert [r.model for r in advisor.rank([replace(big, tokens_per_s=4.9), small], device, need)] == ["small"]
+    assert [r.model for r in advisor.rank([replace(big, memory_gb=6.5), small], device, need)] == ["small"]  # > 6.4
+    # quality: a type that costs more than the need accepts is dropped, a cheaper one is preferred
+    assert advisor.rank([replace(big, ppl_increase=3.5), small], device, need)[0].model == "small"
+    assert advisor.rank([replace(big, quant="Q2_K", ppl_increase=0.5), big], device, need)[0].quant == "Q4_K_M"
+
+
+@pytest.fixture
+def fixed_speed(monkeypatch):
+    """This machine's speed model and runtimes, fixed: 100 GB/s, 60% of it, nothing but llama.cpp measured."""
+    monkeypatch.setattr(advisor, "speed_model", lambda: advisor.SpeedModel(100e9, {}, 0.6, "fixed for the test"))
+    monkeypatch.setattr(advisor, "runtime_speeds", lambda: ([], []))
+
+
+def test_a_speed_measured_here_replaces_the_prediction_and_changes_the_advice(fixed_speed):
+    here, need, models = advisor.Device(memory_gb=8), advisor.Need(min_tokens_per_s=5), ["qwen3-4b", "gemma-3-1b"]
+    recs, _ = advisor.recommend(here, need, models=models, quality=QUALITY)
+    assert recs[0].model == "qwen3-4b"
+    slow = {("qwen3-4b", t): 4.0 for t in QUALITY}  # measured on a stand-in of its shape: slower than predicted
+    recs, _ = advisor.recommend(here, need, models=models, quality=QUALITY, measured=slow)
+    assert recs and {r.model for r in recs} == {"gemma-3-1b"}
+    rows, _ = advisor.candidates(here, need, models=models, quality=QUALITY, measured=slow)
+    assert {r.tokens_per_s for r in rows if r.model == "qwen3-4b"} == {4.0}
+    assert {r.speed for r in rows} == {"measured", "predicted"}
+
+
+def fake_results(mlx_4bit_tokens_per_s: float):
+    """Notebook 03 (llama.cpp) and 05 (MLX) on one model, as they save them; 04 and 06 not run."""
+    r03 = {
+        "model": "m",
+        "table": [
+            {"type": "Q4_0", "tg tok/s": 100.0, "bytes/token": 1},
+            {"type": "Q8_0", "tg tok/s": 50.0, "bytes/token": 1},
+        ],
+    }
+    r05 = {
+        "model": "m",
+        "mlx": [{"model": "4-bit", "tokens_per_s": mlx_4bit_tokens_per_s}, {"model": "8-bit", "tokens_per_s": 25.0}],
+    }
+    return {"03_quantizing_with_llama_cpp": r03, "05_running_with_mlx": r05}.get
+
+
+def test_the_runtime_is_the_fastest_measured_at_the_types_width(monkeypatch):
+    monkeypatch.setattr(advisor, "speed_model", lambda: advisor.SpeedModel(100e9, {}, 0.6, "fixed for the test"))
+    here, need = advisor.Device(memory_gb=8), advisor.Need()
+    picked = {}
+    for mlx in (150.0, 50.0):  # MLX 4-bit 1.5× llama.cpp's Q4_0 speed, then 0.5×
+        monkeypatch.setattr(advisor.measure, "load_results", fake_results(mlx))
+        speeds, missing = advisor.runtime_speeds()
+        assert missing == ["04_optimizing_with_olive", "06_deploying_slms"]
+        assert {(s.precision, s.ratio) for s in speeds} == {("4-bit", mlx / 100), ("8-bit", 0.5)}
+        rows, _ = advisor.candidates(here, need, models=["qwen3-4b"], quality=QUALITY)
+        picked[mlx] = {r.quant: (r.runtime, r.tokens_per_s) for r in rows}
+    assert picked[150.0]["Q4_K_M"][0] == "MLX" and picked[50.0]["Q4_K_M"][0] == "llama.cpp"
+    assert picked[150.0]["Q4_K_M"][1] == pytest.approx(1.5 * picked[50.0]["Q4_K_M"][1])  # at MLX's measured speed
+    # Q8_0: MLX 8-bit ran at half llama.cpp's speed; Q6_K exists only in llama.cpp
+    assert picked[150.0]["Q8_0"][0] == picked[150.0]["Q6_K"][0] == "llama.cpp"

@@ -428,39 +428,6 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     assert plots(nb) >= 5  # slots, engines, KV arithmetic, speculation, tokens per check
 
 
-def test_07_advises_within_the_device_and_runs_the_security_checklist():
-    nb = execute("07_choosing_a_model")
-    text = outputs(nb)
-    r = measure.load_results("07_choosing_a_model")
-    assert r["recommendations"] and all(x["memory_gb"] <= r["device_gb"] for x in r["recommendations"])
-    small, big = r["for_2_and_8_gb"]["2"], r["for_2_and_8_gb"]["8"]
-    # each fits its device; a larger device never gets only smaller models
-    assert all(x["memory_gb"] <= 2 for x in small) and all(x["memory_gb"] <= 8 for x in big)
-    assert max(x["memory_gb"] for x in big) >= max(x["memory_gb"] for x in small)
-    assert all(row["passed"] == "✓" for row in r["security"])
-    seeds = {(c["seed (stand-in)"], c["type"]) for c in r["seed_checks"]}
-    assert seeds == {("qwen3-0.6b", "Q8_0"), ("qwen3-0.6b", "Q4_K_M")}
-    assert len(r["speed_model"]["efficiency"]) >= 5  # one efficiency per type notebook 03 measured
-    assert "✓ predicted" in text and "VBox" in text
-    # the rule written out in the notebook gives the package's picks (the widget's and notebook 08's), within its
-    # three limits, the largest model first
-    from slmlab import advisor
-
-    need, recs = r["need"], r["recommendations"]
-    assert r["same_as_package"] is True and r["candidates"] > r["kept"] >= len(recs)
-    assert all(x["memory_gb"] <= r["device_gb"] * (1 - advisor.OS_RESERVE) for x in recs)
-    assert all(x["tokens_per_s"] >= need["min_tokens_per_s"] * x["language_ratio"] for x in recs)
-    assert all(x["ppl_increase"] <= need["max_ppl_increase"] for x in recs)
-    assert [x["params"] for x in recs] == sorted((x["params"] for x in recs), reverse=True)
-    # the runtime column comes from the runtimes measured here: llama.cpp, or one measured faster at that width
-    runtimes = r["runtimes"]
-    assert all(s["ratio"] is None or s["ratio"] == s["tokens_per_s"] / s["reference_tokens_per_s"] for s in runtimes)
-    faster = {s["runtime"] for s in runtimes if (s["ratio"] or 0) > 1}
-    assert all(x["runtime"] in {"llama.cpp"} | faster for x in recs + r["for_2_and_8_gb"]["8"])
-    assert all(f"{name}: no results saved yet" in text for name in r["missing_results"])  # said, not hidden
-    assert plots(nb) >= 1  # the feasible region
-
-
 def test_04_olive_builds_int8_and_int4_that_agree_with_torch():
     nb = execute("04_optimizing_with_olive")
     r = measure.load_results("04_optimizing_with_olive")
@@ -534,6 +501,39 @@ def test_05_mlx_quantizes_generates_and_joins_the_cross_toolchain_table():
         "MLX 8-bit",
     } <= runtimes
     assert all(row["argmax agreement"] >= 0.85 for row in r["toolchains"]) and "✓" in outputs(nb)
+
+
+def test_07_advises_within_the_device_and_runs_the_security_checklist():
+    nb = execute("07_choosing_a_model")
+    text = outputs(nb)
+    r = measure.load_results("07_choosing_a_model")
+    assert r["recommendations"] and all(x["memory_gb"] <= r["device_gb"] for x in r["recommendations"])
+    small, big = r["for_2_and_8_gb"]["2"], r["for_2_and_8_gb"]["8"]
+    # each fits its device; a larger device never gets only smaller models
+    assert all(x["memory_gb"] <= 2 for x in small) and all(x["memory_gb"] <= 8 for x in big)
+    assert max(x["memory_gb"] for x in big) >= max(x["memory_gb"] for x in small)
+    assert all(row["passed"] == "✓" for row in r["security"])
+    seeds = {(c["seed (stand-in)"], c["type"]) for c in r["seed_checks"]}
+    assert seeds == {("qwen3-0.6b", "Q8_0"), ("qwen3-0.6b", "Q4_K_M")}
+    assert len(r["speed_model"]["efficiency"]) >= 5  # one efficiency per type notebook 03 measured
+    assert "✓ predicted" in text and "VBox" in text
+    # the rule written out in the notebook gives the package's picks (the widget's and notebook 08's), within its
+    # three limits, the largest model first
+    from slmlab import advisor
+
+    need, recs = r["need"], r["recommendations"]
+    assert r["same_as_package"] is True and r["candidates"] > r["kept"] >= len(recs)
+    assert all(x["memory_gb"] <= r["device_gb"] * (1 - advisor.OS_RESERVE) for x in recs)
+    assert all(x["tokens_per_s"] >= need["min_tokens_per_s"] * x["language_ratio"] for x in recs)
+    assert all(x["ppl_increase"] <= need["max_ppl_increase"] for x in recs)
+    assert [x["params"] for x in recs] == sorted((x["params"] for x in recs), reverse=True)
+    # the runtime column comes from the runtimes measured here: llama.cpp, or one measured faster at that width
+    runtimes = r["runtimes"]
+    assert all(s["ratio"] is None or s["ratio"] == s["tokens_per_s"] / s["reference_tokens_per_s"] for s in runtimes)
+    faster = {s["runtime"] for s in runtimes if (s["ratio"] or 0) > 1}
+    assert all(x["runtime"] in {"llama.cpp"} | faster for x in recs + r["for_2_and_8_gb"]["8"])
+    assert all(f"{name}: no results saved yet" in text for name in r["missing_results"])  # said, not hidden
+    assert plots(nb) >= 1  # the feasible region
 
 
 def test_08_counts_every_language_on_every_tokenizer_and_judges_qwen3_for_multilingual_use():
