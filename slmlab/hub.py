@@ -188,6 +188,13 @@ MODEL_FILES = [
 NOT_MODEL_FILES = ["original/*", "*.pth", "*.bin", "*.pt", "onnx/*", "*.gguf"]
 
 
+def is_model_file(name: str) -> bool:
+    """One of `MODEL_FILES` and none of `NOT_MODEL_FILES` (a path in the repository, e.g. 'original/model.pth')."""
+    return any(fnmatch.fnmatch(name, p) for p in MODEL_FILES) and not any(
+        fnmatch.fnmatch(name, p) for p in NOT_MODEL_FILES
+    )
+
+
 def missing_files(folder: Path) -> list[str]:
     """What a model folder lacks to be used: its config, every weight shard its index names, a tokenizer."""
     missing = [] if (folder / "config.json").is_file() else ["config.json"]
@@ -254,7 +261,7 @@ def snapshot(repo_id: str, allow_patterns: list[str] | None = None, complete: bo
 def download(
     repo_id: str, include: list[str] | None = None, expected: RepoInfo | None = None
 ) -> tuple[Path, list[dict]]:
-    """Download only the files matching `include` (e.g. ['*Q4_K_M.gguf'] or ['*.safetensors', '*.json']),
+    """Download the model's files (`MODEL_FILES`), or only those matching `include` (e.g. ['*Q4_K_M.gguf']),
     then check every file: against the SHA-256 the hub records for LFS files, else against its git blob id.
     `expected`: checksums published earlier (a course's manifest, `repo_info` run before) to hold the files to —
     a file that changed since is refused. A file that fails its check is removed from the cache, so nothing
@@ -262,7 +269,10 @@ def download(
     if not hub_reachable():  # offline: a shared classroom cache (HF_HOME) may already hold it
         return snapshot(repo_id, allow_patterns=include, complete=False), []
     info = expected or repo_info(repo_id)
-    wanted = [f for f in info.files if not include or any(fnmatch.fnmatch(f.name, p) for p in include)]
+    if include:
+        wanted = [f for f in info.files if any(fnmatch.fnmatch(f.name, p) for p in include)]
+    else:  # a model's own files (MODEL_FILES), never its duplicates (NOT_MODEL_FILES), as `snapshot` takes them
+        wanted = [f for f in info.files if is_model_file(f.name)]
     if not wanted:
         names = ", ".join(f.name for f in info.files[:20])
         raise SlmlabError(f"no file of {repo_id} matches {include}; it has: {names}")

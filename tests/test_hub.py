@@ -73,3 +73,13 @@ def test_registered_models_resolve_by_name(registry, nano_f16):
     hub.register("my-nano", nano_f16)
     assert models.resolve("my-nano").path == nano_f16
     assert "my-nano" in [r["name"] for r in models.list_models()]
+
+
+@pytest.mark.fast
+def test_a_pull_without_include_takes_the_model_files_and_no_duplicates():
+    assert all(hub.is_model_file(f) for f in ["config.json", "model-00001-of-00002.safetensors", "tokenizer.json"])
+    # Llama 3's Meta checkpoint, PyTorch copies, a build record: not the model llama.cpp, Olive and MLX load
+    assert not any(
+        hub.is_model_file(f)
+        for f in ["original/consolidated.00.pth", "pytorch_model.bin", "original/model.safetensors", "build.json"]
+    )

@@ -24,7 +24,7 @@ import papermill as pm
 import pytest
 from test_notebooks import outputs, plots
 
-from slmlab import measure, mirror, models, paths
+from slmlab import hub, measure, mirror, models, paths
 
 pytestmark = pytest.mark.notebook
 
@@ -106,6 +106,7 @@ def test_02_acquires_the_seed_from_the_mirror_with_every_file_checked(online, st
     assert all(c["ok"] for c in r["download_checks"])
     assert r["pull"]["exit"] == 0 and "model.safetensors" in r["pull"]["files"]
     assert not any(f.endswith(".bin") for f in r["pull"]["files"])  # only the model's files
+    assert all(hub.is_model_file(f) for f in r["pull"]["files"])  # not the stand-in's build record either
     assert r["scratch_left"] is False  # the 1.2 GB it pulled into scratch space is gone again
 
 
