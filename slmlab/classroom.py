@@ -1,11 +1,11 @@
 """Classrooms: student versions of the notebooks without their solutions, graded with nbgrader.
 
-Every notebook's exercise has the same four cells: the exercise (with a placeholder such as `my_choice = None`),
+Every exercise of a notebook has the same four cells: the exercise (with a placeholder such as `my_choice = None`),
 a `check_…` function that judges an answer, a **Solution:** heading and the solution, which ends with
 `assert check_…(…)`. `source_notebook` turns that into nbgrader's form: the check cell is locked, the solution's
 code goes between nbgrader's `### BEGIN SOLUTION` / `### END SOLUTION` markers (a student sees `# YOUR CODE
 HERE`), and its final assert becomes a locked, autograded test cell worth `POINTS`. The course's own notebooks
-keep their solutions, for self-study.
+keep their solutions, for self-study, folded out of the first view (the cell's `source_hidden`: one click opens it).
 
 A visible check can be read for its answer. With `hidden_checks=True` (`slmlab classroom release --hidden-checks`,
 for a graded test rather than practice) the `check_…` function moves into the test cell between nbgrader's
@@ -55,18 +55,28 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def find_exercise(nb, name: str) -> Exercise:
-    """The exercise of a course notebook: the code cell after a **Solution:** heading that ends with
-    `assert check_x(answer)`."""
+def find_exercises(nb, name: str) -> list[Exercise]:
+    """The exercises of a course notebook, in order: each is the code cell after a **Solution:** heading that
+    ends with `assert check_x(answer)`."""
+    found = []
     for i, cell in enumerate(nb.cells[1:], start=1):
         before = nb.cells[i - 1]
         if cell.cell_type == "code" and before.cell_type == "markdown" and "**Solution" in before.source:
             calls = CHECK_CALL.findall(cell.source)
             if calls:
-                return Exercise(name, calls[-1][0], calls[-1][1], i)
-    raise SlmlabError(
-        f"{name} has no exercise: no code cell after a **Solution:** heading ending with `assert check_…(…)`"
-    )
+                found.append(Exercise(name, calls[-1][0], calls[-1][1], i))
+    if not found:
+        raise SlmlabError(
+            f"{name} has no exercise: no code cell after a **Solution:** heading ending with `assert check_…(…)`"
+        )
+    return found
+
+
+def max_points(name: str) -> int:
+    """What a notebook is worth: POINTS for each of its exercises."""
+    import nbformat
+
+    return POINTS * len(find_exercises(nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4), name))
 
 
 def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False) -> dict:
@@ -108,32 +118,33 @@ def source_notebook(name: str, hidden_checks: bool = False):
     import nbformat
 
     nb = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    ex = find_exercise(nb, name)
-    check_cell = next(
-        i
-        for i in range(ex.solution_cell - 1, 0, -1)
-        if nb.cells[i].cell_type == "code" and f"def {ex.check}(" in nb.cells[i].source
-    )
-    nb.cells[check_cell].metadata["nbgrader"] = _meta(f"{ex.check}-definition", locked=True)
-    hidden = ""
-    if hidden_checks:
-        visible, hidden = split_check(nb.cells[check_cell].source, ex.check)
-        nb.cells[check_cell].source = visible or "# the check of this exercise is hidden: it runs when you hand in"
-    heading = nb.cells[ex.solution_cell - 1]
-    heading.source = "**Your answer** (the test cell below it grades it):"
-    solution = nb.cells[ex.solution_cell]
-    body = CHECK_CALL.sub("", solution.source).rstrip()
-    solution.source = f"### BEGIN SOLUTION\n{body}\n### END SOLUTION"
-    solution.metadata["nbgrader"] = _meta(f"{name}-answer", solution=True)
-    test = nbformat.v4.new_code_cell(
-        f"# your answer is checked here when your notebook is graded\n"
-        f"### BEGIN HIDDEN TESTS\n{hidden}\n\n\nassert {ex.check}({ex.answer})\n"
-        "### END HIDDEN TESTS"
-        if hidden
-        else f"assert {ex.check}({ex.answer})"
-    )
-    test.metadata["nbgrader"] = _meta(f"{name}-test", grade=True, locked=True)
-    nb.cells.insert(ex.solution_cell + 1, test)
+    for ex in reversed(find_exercises(nb, name)):  # from the last: inserting a test cell moves what follows
+        check_cell = next(
+            i
+            for i in range(ex.solution_cell - 1, 0, -1)
+            if nb.cells[i].cell_type == "code" and f"def {ex.check}(" in nb.cells[i].source
+        )
+        nb.cells[check_cell].metadata["nbgrader"] = _meta(f"{ex.check}-definition", locked=True)
+        hidden = ""
+        if hidden_checks:
+            visible, hidden = split_check(nb.cells[check_cell].source, ex.check)
+            nb.cells[check_cell].source = visible or "# the check of this exercise is hidden: it runs when you hand in"
+        heading = nb.cells[ex.solution_cell - 1]
+        heading.source = "**Your answer** (the test cell below it grades it):"
+        solution = nb.cells[ex.solution_cell]
+        body = CHECK_CALL.sub("", solution.source).rstrip()
+        solution.source = f"### BEGIN SOLUTION\n{body}\n### END SOLUTION"
+        solution.metadata["nbgrader"] = _meta(f"{name}-{ex.check}-answer", solution=True)
+        solution.metadata.get("jupyter", {}).pop("source_hidden", None)  # the student's own cell: shown
+        test = nbformat.v4.new_code_cell(
+            f"# your answer is checked here when your notebook is graded\n"
+            f"### BEGIN HIDDEN TESTS\n{hidden}\n\n\nassert {ex.check}({ex.answer})\n"
+            "### END HIDDEN TESTS"
+            if hidden
+            else f"assert {ex.check}({ex.answer})"
+        )
+        test.metadata["nbgrader"] = _meta(f"{name}-{ex.check}-test", grade=True, locked=True)
+        nb.cells.insert(ex.solution_cell + 1, test)
     for cell in nb.cells:  # the text around the exercise no longer promises a solution below
         if cell.cell_type == "code" and "(a solution follows)" in cell.source:
             cell.source = cell.source.replace(" (a solution follows)", "")
@@ -302,7 +313,7 @@ def grade(
             for name in names:
                 problem = submission_problem(submissions / student / f"{name}.ipynb")
                 if problem:
-                    grades[student, name] = Grade(student, name, 0.0, POINTS, problem)
+                    grades[student, name] = Grade(student, name, 0.0, max_points(name), problem)
                 else:
                     to_grade.append((student, name))
         with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
@@ -363,7 +374,12 @@ def _grade_one(template: Path, course: Path, submissions: Path, student: str, na
         _nbgrader(course, "export", "--to", str(course / "grades.csv"), quiet=True)
     except GradingTimeout:
         return Grade(
-            student, name, 0.0, POINTS, f"timed out: still running after {timeout:g} s", time.perf_counter() - start
+            student,
+            name,
+            0.0,
+            max_points(name),
+            f"timed out: still running after {timeout:g} s",
+            time.perf_counter() - start,
         )
     except SlmlabError as e:
         last = next((ln for ln in reversed(str(e).splitlines()) if ln.strip()), str(e))
@@ -371,7 +387,7 @@ def _grade_one(template: Path, course: Path, submissions: Path, student: str, na
             student,
             name,
             0.0,
-            POINTS,
+            max_points(name),
             f"nbgrader could not grade it: {last.strip()[:160]}",
             time.perf_counter() - start,
         )
@@ -400,8 +416,9 @@ def self_test_submissions(folder: Path, names: list[str] | None = None, hidden_c
         shutil.copy(path, folder / "submissions" / "untouched" / path.name)
         nb = nbformat.read(path, as_version=4)
         course = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)  # read once: it has the solution
-        answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
-        answer.source = CHECK_CALL.sub("", course.cells[find_exercise(course, name).solution_cell].source).rstrip()
+        answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+        for answer, ex in zip(answers, find_exercises(course, name), strict=True):
+            answer.source = CHECK_CALL.sub("", course.cells[ex.solution_cell].source).rstrip()
         nbformat.write(nb, folder / "submissions" / "solutions" / path.name)
     return folder / "submissions"
 

@@ -34,16 +34,19 @@ def test_release_writes_every_student_notebook_without_its_solution(tmp_path):
     assert (tmp_path / "out" / "teacher-notes.md").read_text() == "mine"
     for name in classroom.notebook_names():
         course = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)
-        ex = classroom.find_exercise(course, name)
-        solution = classroom.CHECK_CALL.sub("", course.cells[ex.solution_cell].source).strip()
+        exercises = classroom.find_exercises(course, name)
         student = nbformat.read(tmp_path / "out" / f"{name}.ipynb", as_version=4)
-        assert not any(solution in c.source for c in student.cells), f"{name} gives its solution away"
         answers = [c for c in student.cells if _meta(c).get("solution")]
         tests = [c for c in student.cells if _meta(c).get("grade")]
-        assert len(answers) == 1 and "raise NotImplementedError()" in answers[0].source
-        assert len(tests) == 1 and tests[0].source == f"assert {ex.check}({ex.answer})" and _meta(tests[0])["locked"]
-        assert _meta(tests[0])["points"] == classroom.POINTS
-        assert any(_meta(c).get("locked") and f"def {ex.check}(" in c.source for c in student.cells)
+        assert len(answers) == len(tests) == len(exercises)
+        for ex, answer, test in zip(exercises, answers, tests, strict=True):
+            solution = classroom.CHECK_CALL.sub("", course.cells[ex.solution_cell].source).strip()
+            assert not any(solution in c.source for c in student.cells), f"{name} gives its solution away"
+            assert "raise NotImplementedError()" in answer.source
+            assert test.source == f"assert {ex.check}({ex.answer})" and _meta(test)["locked"]
+            assert _meta(test)["points"] == classroom.POINTS
+            assert any(_meta(c).get("locked") and f"def {ex.check}(" in c.source for c in student.cells)
+        assert len({_meta(c)["grade_id"] for c in answers + tests}) == 2 * len(exercises)  # nbgrader wants them unique
         assert "**Solution" not in "".join(c.source for c in student.cells if c.cell_type == "markdown")
     # the course's own notebooks keep their solutions, for self-study
     assert "assert check_choice(my_choice)" in (paths.NOTEBOOKS / "01_classifying_slms.ipynb").read_text()
@@ -64,9 +67,12 @@ def test_grading_gives_the_solutions_full_marks_a_wrong_answer_none_and_survives
     grades = classroom.grade(submissions, tmp_path / "grades.csv", names, jobs=2, progress=False)
     scores = {(g.student, g.notebook): (g.score, g.max_score) for g in grades}
     problems = {(g.student, g.notebook): g.problem for g in grades if g.problem}
-    assert scores[("solutions", "01_classifying_slms")] == scores[("solutions", "05_running_with_mlx")] == (1, 1)
-    assert scores[("untouched", "01_classifying_slms")] == scores[("untouched", "05_running_with_mlx")] == (0, 1)
-    assert scores[("wrong", "01_classifying_slms")] == (0, 1) and scores[("wrong", "05_running_with_mlx")] == (0, 1)
+    full = {name: classroom.max_points(name) for name in names}  # a point for each exercise
+    assert all(scores[("solutions", name)] == (full[name], full[name]) for name in names)
+    assert all(scores[("untouched", name)] == (0, full[name]) for name in names)
+    # one wrong answer costs its point, the notebook's other exercises keep theirs
+    assert scores[("wrong", "01_classifying_slms")] == (full["01_classifying_slms"] - 1, full["01_classifying_slms"])
+    assert scores[("wrong", "05_running_with_mlx")] == (0, full["05_running_with_mlx"])
     # every bad file scores zero with one line saying why; every other student is graded all the same
     assert problems == {
         ("wrong", "05_running_with_mlx"): "missing: no 05_running_with_mlx.ipynb handed in",
@@ -136,9 +142,9 @@ def test_hidden_checks_leave_nothing_to_read_the_answer_from_and_still_grade(tmp
     written = classroom.release(tmp_path / "out", hidden_checks=True)
     assert len(written) == len(classroom.notebook_names())
     for name, path in zip(classroom.notebook_names(), written, strict=True):
-        ex = classroom.find_exercise(nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4), name)
         code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
-        assert f"def {ex.check}(" not in code and f"{ex.check}(" not in code, f"{name} shows its check"
+        for ex in classroom.find_exercises(nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4), name):
+            assert f"def {ex.check}(" not in code and f"{ex.check}(" not in code, f"{name} shows its check"
     # the task's own helpers stay: notebook 03's bounds, 04's merit
     assert "def acceptable(" in (tmp_path / "out" / "03_quantizing_with_llama_cpp.ipynb").read_text()
     assert "def merit(" in (tmp_path / "out" / "04_optimizing_with_olive.ipynb").read_text()

@@ -11,7 +11,7 @@ import os
 import papermill as pm
 import pytest
 
-from slmlab import measure, paths
+from slmlab import classroom, measure, paths
 
 pytestmark = pytest.mark.notebook
 
@@ -109,15 +109,29 @@ def shows_command(nb, kind: str, text: str) -> bool:
     return False
 
 
-PROBE = """# added by tests/test_notebooks.py (not part of the course): each exercise's check, given wrong answers
+PROBE = """# added by tests/test_notebooks.py (not part of the course): each exercise's check, given wrong answers;
+# and whether a refusal spells out the right answer (the value the solution gave the answer's name)
 import json as _json
+
+
+def _forms(v):
+    if callable(v) or isinstance(v, bool) or v is None:
+        return []
+    if isinstance(v, (tuple, list)):
+        return [f for x in v for f in _forms(x)]
+    if isinstance(v, float):
+        forms = {{f"{{v:.1f}}", f"{{v:.2f}}", f"{{v:.3f}}", f"{{v:,.0f}}", f"{{v:.0%}}", repr(v)}}
+        return [f for f in forms if len(f) >= 3]
+    return [str(v)] if len(str(v)) >= 2 else []
+
+
 _verdicts = []
-for _expr in {exprs!r}:
+for _expr, _answer in {exprs!r}:
     try:
         eval(_expr)
-        _verdicts.append([_expr, None])
+        _verdicts.append([_expr, None, []])
     except AssertionError as _e:
-        _verdicts.append([_expr, str(_e)])
+        _verdicts.append([_expr, str(_e), [f for f in _forms(globals().get(_answer)) if f in str(_e)]])
 print("WRONG ANSWERS " + _json.dumps(_verdicts))
 """
 
@@ -129,9 +143,9 @@ def execute(name: str) -> dict:
     OUT.mkdir(parents=True, exist_ok=True)
     probes = WRONG_ANSWERS[name]
     nb = nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    nb.cells.append(
-        nbformat.v4.new_code_cell(PROBE.format(exprs=[e for e, _ in probes]), metadata={"tags": ["wrong-answer-probe"]})
-    )
+    answers = {ex.check: ex.answer for ex in classroom.find_exercises(nb, name)}  # check_choice → my_choice
+    exprs = [(e, answers.get(e.split("(")[0], "")) for e, _ in probes]
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE.format(exprs=exprs), metadata={"tags": ["wrong-answer-probe"]}))
     source = OUT.parent / "notebooks-input" / f"{name}.ipynb"
     source.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, source)
@@ -155,9 +169,10 @@ def execute(name: str) -> dict:
     for kind, command in LITERAL_COMMANDS.get(name, []):
         assert shows_command(nb, kind, command), f"{name} never shows the command {command!r} that it teaches"
     line = next(ln for ln in text.splitlines() if ln.startswith("WRONG ANSWERS "))
-    for (expr, message), (_, got) in zip(probes, json.loads(line.removeprefix("WRONG ANSWERS ")), strict=True):
+    for (expr, message), (_, got, leaked) in zip(probes, json.loads(line.removeprefix("WRONG ANSWERS ")), strict=True):
         assert got is not None, f"{name}: the check accepted a wrong answer: {expr}"
         assert message in got, f"{name}: {expr} was rejected with {got!r}"
+        assert not leaked, f"{name}: refusing {expr}, the check gives the answer away ({leaked}): {got!r}"
     return nb
 
 
