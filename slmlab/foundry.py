@@ -210,3 +210,28 @@ def probe_web_service(model: LocalModel, prompt: str = "Return the", timeout: fl
         return WebServiceProbe(url, listed, model_status, r.status_code, r.text[:300])
     finally:
         m.stop_web_service()
+
+
+def sdk_names() -> tuple[str, set[str]]:
+    """The installed Foundry Local SDK's version and every name it defines: its modules' names and their classes'
+    attributes (what a program can call). The lesson's feature claims are judged against this list."""
+    import inspect
+    import pkgutil
+    from importlib import import_module
+    from importlib.metadata import version
+
+    import onnxruntime_genai  # noqa: F401  (first: see `manager`)
+
+    # isort: split
+    import foundry_local_sdk
+
+    names: set[str] = set()
+    for info in pkgutil.walk_packages(foundry_local_sdk.__path__, "foundry_local_sdk."):
+        if info.name.endswith("build_cffi"):  # a build script for the SDK's own developers, not part of the API
+            continue
+        module = import_module(info.name)
+        for name, obj in vars(module).items():
+            names.add(name)
+            if inspect.isclass(obj):
+                names.update(vars(obj))
+    return version("foundry-local-sdk"), {n for n in names if not n.startswith("__")}

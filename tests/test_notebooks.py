@@ -36,6 +36,7 @@ CI_PARAMETERS = {
     "07_choosing_a_model": {"SEED_LAYERS": 2},
     # the Qwen3 stand-in's prompt timing on 2 blocks: the token counts, KV sizes and the check are the same code
     "08_what_your_language_costs": {"SPEED_MODELS": ["gemma-3-270m", "qwen3-0.6b-2l-standin"], "THREADS": 1},
+    "09_the_lessons_claims_judged": {},
 }
 OUT = paths.REPO_ROOT / "build" / "notebooks"
 BINDER_MEMORY = 2 << 30  # mybinder.org's memory limit for a learner's whole session
@@ -109,6 +110,12 @@ def shows_command(nb, kind: str, text: str) -> bool:
     return False
 
 
+WRONG_ANSWERS["09_the_lessons_claims_judged"] = [
+    ('check_furthest("Q9_9")', "is not in the Qwen3-0.6B row"),
+    ("check_furthest(next(t for t in QWEN_ROW if t != my_furthest))", "not the furthest"),
+    ("check_first_block(my_first_block - 1)", "too early"),
+    ("check_first_block(my_first_block + 1)", "too late"),
+]
 PROBE = """# added by tests/test_notebooks.py (not part of the course): each exercise's check, given wrong answers;
 # and whether a refusal spells out the right answer (the value the solution gave the answer's name)
 import json as _json
@@ -578,3 +585,21 @@ def test_08_counts_every_language_on_every_tokenizer_and_judges_qwen3_for_multil
     verdicts = {row["language"]: row["verdict"] for row in r["claims"]}
     assert verdicts["Punjabi"].startswith("does not hold") and "Qwen3 series for multilingual" in text
     assert "✓" in text and plots(nb) >= 2  # the heat map and the prompt times
+
+
+def test_09_gives_every_claim_of_the_lesson_a_verdict():
+    nb = execute("09_the_lessons_claims_judged")
+    r = measure.load_results("09_the_lessons_claims_judged")
+    from slmlab import tokens
+
+    summary = {row["id"]: row["verdicts"] for row in r["summary"]}
+    assert set(summary) == {c["id"] for c in tokens.lesson_claims()}  # every claim in data/lesson_claims.json
+    assert not any("not judged" in v for v in summary.values())  # 08 ran before: its verdict is read, not guessed
+    # measured: Gemma 3's residual stream outgrows float16's 65,504 and, in float16, the answer is lost
+    f = r["float16"]
+    assert f["largest value"] > 65504 and f["blocks finite in float16"] < f["blocks"]
+    assert f["answer float16"] != f["answer float32"]
+    assert r["bitnet_bits"] == {"TQ1_0": 1.6875, "TQ2_0": 2.0625}  # gguf's table: 54 and 66 bytes per 256
+    verdict = {row["id"]: row["verdict"] for row in r["verdicts"]}
+    assert verdict["foundry-local-enterprise-security"].startswith("not found in foundry-local-sdk")
+    assert plots(nb) >= 2
