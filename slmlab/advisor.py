@@ -19,9 +19,10 @@ serve the learner as well as an English reader — and its speed is also given i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
-from slmlab import catalog, llamacpp, measure, sizing, tokens
+from slmlab import catalog, llamacpp, measure, paths, sizing, tokens
 
 TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
 DEFAULT_EFFICIENCY = 0.6  # share of the bandwidth ceiling assumed when nothing was measured (notebook 03 measures it)
@@ -40,6 +41,41 @@ class Device:
     simd: list[str] = field(default_factory=list)
     apple_silicon: bool = False
     gpu: bool = False
+
+
+@dataclass(frozen=True)
+class EdgeDevice:
+    """A device from data/devices.json: its memory and the peak bandwidth of its memory bus, with the source."""
+
+    id: str
+    name: str
+    memory_gb: float
+    memory: str  # the memory type, e.g. LPDDR5X-9600
+    bandwidth_gb_s: float  # transfers per second × bus bytes: a peak
+    arch: str
+    apple_silicon: bool
+    source: str
+
+    def as_device(self) -> Device:
+        return Device(self.memory_gb, self.bandwidth_gb_s, self.arch, apple_silicon=self.apple_silicon)
+
+
+def edge_devices() -> list[EdgeDevice]:
+    """The devices of data/devices.json, each bandwidth computed from its memory's transfer rate and bus width."""
+    rows = json.loads((paths.DATA / "devices.json").read_text())["devices"]
+    return [
+        EdgeDevice(
+            d["id"],
+            d["name"],
+            d["memory_gb"],
+            d["memory"],
+            d["transfers_per_s"] * d["bus_bits"] / 8 / 1e9,
+            d["arch"],
+            d.get("apple_silicon", False),
+            d["source"],
+        )
+        for d in rows
+    ]
 
 
 @dataclass

@@ -119,3 +119,16 @@ def test_the_runtime_is_the_fastest_measured_at_the_types_width(monkeypatch):
     assert picked[150.0]["Q4_K_M"][1] == pytest.approx(1.5 * picked[50.0]["Q4_K_M"][1])  # at MLX's measured speed
     # Q8_0: MLX 8-bit ran at half llama.cpp's speed; Q6_K exists only in llama.cpp
     assert picked[150.0]["Q8_0"][0] == picked[150.0]["Q6_K"][0] == "llama.cpp"
+
+
+def test_edge_devices_bandwidth_is_transfers_times_bus_width_and_orders_the_advice():
+    devices = {d.id: d for d in advisor.edge_devices()}
+    # Apple's published 100 GB/s for M2 is LPDDR5-6400 on 128 bits; a Pi 5's LPDDR4X-4267 on 32 bits is 17 GB/s
+    assert devices["mac-m2-16gb"].bandwidth_gb_s == pytest.approx(102.4)
+    assert devices["raspberry-pi-5-8gb"].bandwidth_gb_s == pytest.approx(17.068)
+    assert all(d.source for d in devices.values())
+    # the same need on a Pi and on a Mac: the Mac's bandwidth and memory allow a bigger model
+    need = advisor.Need(min_tokens_per_s=5, context=2048)
+    pi, _ = advisor.recommend(devices["raspberry-pi-5-8gb"].as_device(), need, quality=QUALITY)
+    mac, _ = advisor.recommend(devices["mac-m2-16gb"].as_device(), need, quality=QUALITY)
+    assert pi and mac and mac[0].params > pi[0].params
