@@ -46,36 +46,86 @@ BINDER_MEMORY = 2 << 30  # mybinder.org's memory limit for a learner's whole ses
 # rejected (an AssertionError) with a message that helps. (expression, what the message must say)
 WRONG_ANSWERS = {
     "00_start_here": [
-        ("check_token_counts({k: v + 1 for k, v in my_counts.items()})", "count again with add_bos=False")
+        ("check_seconds(100 * speed.iloc[0]['generation tokens/s'])", "tokens ÷ speed"),
+        ("check_seconds(my_seconds / 2)", "is too short"),
+        ("check_token_counts({k: v + 1 for k, v in my_counts.items()})", "count again with add_bos=False"),
+        ("check_tokens_per_s(speed.iloc[0]['generation tokens/s'])", "a bigger file takes longer to read"),
+        ("check_tokens_per_s(my_tokens_per_s / 1.5)", "both in the same unit"),
     ],
     "01_classifying_slms": [
+        ("check_mlp_share(100 * my_mlp_share)", "a fraction between 0 and 1"),
+        ("check_mlp_share(1 - my_mlp_share)", "add the gate, up and down boxes"),
+        ("check_mlp_share(n_blocks * my_mlp_share * per_block / total)", "the whole model's parameters"),
         ('check_choice("Q9_9")', "not in llama.cpp's table"),
         ("check_choice(max(rated, key=lambda ft: est4[ft].total_bytes))", "does not fit"),
         ("check_choice(max((ft for ft in rated if fits[ft]), key=rated.get))", "costs less"),
+        ("check_q4_1_gb(phi.total * bits['Q4_1'] / 8 / 1e9)", "Q6_K's bits per weight"),
+        ("check_q4_1_gb(my_q4_1_gb * 1e9 / 2**30)", "not 2³⁰"),
+        ("check_q4_1_gb(my_q4_1_gb * 1.1)", "too large"),
     ],
-    "02_acquiring_models": [("check_digest(my_digest[::-1])", "did you hash the whole file")],
+    "02_acquiring_models": [
+        ("check_biggest((sizes.sort_values('bytes')['file'].iloc[-2], my_biggest[1]))", "another file holds more"),
+        ("check_biggest((my_biggest[0], my_biggest[1] - 0.1))", "not its share"),
+        ("check_digest(my_digest[::-1])", "did you hash the whole file"),
+        ("check_saved(my_saved * 2)", "too many bytes"),  # as if each weight took 4 bytes
+        ("check_saved(16e9)", "too few bytes"),  # the nominal 8B × 2
+    ],
     "03_quantizing_with_llama_cpp": [
+        ("check_block_bytes(32)", "what else does a block need"),
+        ("check_block_bytes(36)", "a float16"),
+        ("check_error_ratio(OUTLIER**2)", "is too large"),
+        ("check_error_ratio(1.0)", "is too small"),
         ('check_type("Q9_0")', "was not measured"),
         ('check_type(table["memory MB"].idxmax())', "breaks a bound"),
+        ("check_q6_k_bits(6.0)", "the 6-bit numbers alone"),
+        ("check_q6_k_bits(6 + (16 * 6 / 8 + 2) * 8 / 256)", "is too few"),
     ],
     "04_optimizing_with_olive": [
         ('check_pick("int2")', "was not built here"),
-        ("check_pick(min(results, key=merit))", ", but "),
+        ("check_pick(min(results, key=merit))", "another precision scores more"),
+        ("check_uint8([c + (i == 0) for i, c in enumerate(my_uint8)])", "codes differ from onnxruntime's"),
+        ("check_uint8(np.rint(v / (np.ptp(v) / 255)).tolist())", "did you add the zero point"),
+        ("check_int4_saving(my_int4_saving * 1e6 / 2**20)", "is too few"),  # MiB, not MB
+        ('check_int4_saving(gemma["vocab_size"] * gemma["hidden_size"] * 3.5 / 1e6)', "is too many"),  # no scales
     ],
     "05_running_with_mlx": [
         ("check_answer((next(k for k in mlx_rows.index if k != nearest), my_answer[1]))", "look again"),
-        ('check_answer((nearest, {"closer": "farther", "farther": "closer"}[my_answer[1]]))', "than Q4_0, by"),
+        ('check_answer((nearest, {"closer": "farther", "farther": "closer"}[my_answer[1]]))', "the wrong direction"),
+        # the textbook recipe (bias = min, scale = range / 15): not MLX's anchored grid
+        ("check_codes(np.clip(np.rint((group - group.min()) / (np.ptp(group) / 15)), 0, 15).tolist())", "MLX anchors"),
+        ("check_codes([15 - c for c in my_codes])", "run backwards"),
+        ("check_codes([c + 1 for c in my_codes])", "did you clip"),
+        ('check_group32((bits_check["4-bit"]["formula"], my_group32[1]))', "not the bits per weight"),
+        ("check_group32((my_group32[0], 1 / my_group32[1]))", "the ratio is too large"),
     ],
-    "06_deploying_slms": [("check_ask(lambda base_url, key, prompt: '')", "expected the completion's text")],
+    "06_deploying_slms": [
+        ("check_slots(load['p95 s'].idxmax())", "another slot count's p95 is lower"),
+        ("check_ask(lambda base_url, key, prompt: '')", "expected the completion's text"),
+        ("check_kv_bytes(my_kv_bytes / 2)", "too few bytes per token"),  # the key or the value forgotten
+        ("check_kv_bytes(my_kv_bytes * 2)", "too many bytes per token"),  # the query heads, not the KV heads
+        ("check_fit(paging['budget tokens'] // 100)", "a sequence is given whole blocks"),
+        ("check_fit(paging['contiguous sequences'])", "that is the contiguous count"),
+    ],
     "07_choosing_a_model": [
-        ("check_prediction(my_prediction * 1.5)", "1.50× the model's prediction"),
+        ("check_headroom(DEVICE_GB - recs[0].memory_gb)", "too much"),  # the OS reserve forgotten
+        ("check_headroom(my_headroom - 0.1)", "too little"),
+        ("check_prediction(my_prediction * 1.5)", "more than the advisor's model predicts"),
         ("check_prediction(-my_prediction)", "a speed is positive"),
+        ("check_quality_first(('qwen3-8b', 'Q8_0'))", "outside the limits"),
+        (
+            "check_quality_first((lambda r: (r.model, r.quant))(advisor.rank(candidates, "
+            "replace(device, memory_gb=4.0), need, top=1)[0]))",
+            "the size-first rule's pick",
+        ),
+        ("check_quality_first(('gemma-3-270m', 'Q8_0'))", "another kept row adds less perplexity"),
     ],
     "08_what_your_language_costs": [
         ('check_fewest("gpt-4")', "is not one of the tokenizers"),
         ('check_fewest(tokens_table.loc["pa"].idxmax())', "another tokenizer needs fewer"),
         ("check_words(my_words * 1.5)", "is too many"),
         ("check_words(my_words / 1.5)", "is too few"),
+        ("check_kv(my_kv * 4)", "is too many"),  # every attention head, not the KV heads
+        ("check_kv(my_kv / 2)", "is too few"),  # keys or values, not both
     ],
 }
 # Every tool the lesson teaches, as a literal command in a code cell of the notebook that teaches it: a `!` line
@@ -271,6 +321,18 @@ def test_00_start_here_checks_the_machine_and_measures_both_models():
     assert plots(nb) >= 1  # the speed plot is shown inline
     assert "SIMD  " in text and "CPU   " in text  # the doctor section printed the hardware
     assert "Paris" in results["chat"]  # the instruction-tuned model answers, through its own chat template
+    # the exercises' solutions, saved with the measurements: 100 tokens at Gemma's measured speed; Qwen3-4B's speed
+    # predicted from Gemma's by the bytes each token reads (its published Q4_K_M file, kept in the catalog)
+    from slmlab import catalog
+
+    ex, gemma = results["exercises"], speeds["gemma-3-270m"]
+    assert ex["seconds for 100 tokens"] == pytest.approx(100 / gemma["generation tokens/s"])
+    qwen = catalog.get("qwen3-4b").published["gguf_bytes"]["Q4_K_M"]
+    predicted = ex["qwen3-4b Q4_K_M tokens/s predicted"]
+    assert predicted == pytest.approx(gemma["generation tokens/s"] * gemma["file MB"] * 1e6 / qwen)
+    assert predicted < gemma["generation tokens/s"] / 5  # a file ten times the size: a tenth of the speed
+    assert set(ex["token counts"]) == {"gemma-3-270m", "slm-nano"}
+    assert "✓ Right" in text and "s for 100 tokens at" in text and "tokens/s predicted for qwen3-4b" in text
 
 
 def test_01_classifying_counts_estimates_and_judges_the_lesson():
@@ -311,6 +373,16 @@ def test_01_classifying_counts_estimates_and_judges_the_lesson():
     gemma = [v for (claim, _), v in by_case.items() if claim.startswith("Gemma3: 4.8 GB")]
     assert gemma and all(v == "does not hold" for v in gemma)  # no Gemma 3 is 4.8 GB in F16
     assert "✓" in text and "VBox" in text  # the exercise's check passed; the explorer widget was built
+    # the exercises' solutions: the MLP's share of a block = the diagram's gate + up + down over its block total;
+    # Phi-4-mini's Q4_1 file by hand (Q4_1 and a Q6_K head) within 1% of llama.cpp's rules, and a one-type rule is not
+    from slmlab import catalog, sizing
+
+    ex = results["exercises"]
+    assert ex["mlp share"] == pytest.approx(3 * 3072 * 1024 / 15_730_944)  # Qwen3-0.6B's block: 15,730,944
+    phi = sizing.estimate_sizes(catalog.get("phi-4-mini").config, ("Q4_1",))["Q4_1"].total_bytes
+    assert abs(ex["phi-4-mini Q4_1 GB"] * 1e9 / phi - 1) < 0.01
+    assert catalog.parameters("phi-4-mini").total * 5 / 8 / phi < 0.99  # every weight at Q4_1's 5 bits: refused
+    assert "of each block is its MLP" in text and "GB by hand; llama.cpp's rules give" in text
     assert plots(nb) >= 3  # classes, sizes, KV cache
 
 
@@ -326,6 +398,12 @@ def test_02_acquiring_offline_fails_fast_and_the_registry_catches_damage():
     fetched = {f["file"]: f["fetched"] for f in results["fetched"]}
     assert fetched["model.safetensors"] is True and fetched["config.json"] is True
     assert fetched["training_log.json"] is False and plots(nb) >= 1
+    # the exercises: the largest file of the listing is the weights; the stretch's closed-form count of Llama 3 8B's
+    # parameters is the model's own (built on PyTorch's meta device), so `original/` is a second copy of the weights
+    from slmlab import catalog
+
+    assert "✓ model.safetensors: " in text
+    assert f"{catalog.parameters('llama-3-8b').total:,} parameters in bfloat16" in text
 
 
 def test_03_quantizing_measures_every_type_and_judges_the_claims():
@@ -390,6 +468,15 @@ def test_03_quantizing_measures_every_type_and_judges_the_claims():
         assert row["predicted tok/s"] == pytest.approx(sweep["share"] * row["ceiling tok/s"])
     assert "the bandwidth model" in text and "prompt processing with" in text
     assert "✓" in text
+    # the exercises' solutions: a Q8_0 block is a float16 scale and 32 int8 numbers; an outlier 3× the largest
+    # weight triples Q4_0's step, and the error measured on the figure's block lies within twice the ratio's spread
+    # over the tensor's blocks (a prediction of no change would not); Q6_K from its layout = llama.cpp's table
+    ex = r["exercises"]
+    assert ex["q8_0 block bytes"] == 2 + 32
+    out = ex["outlier"]
+    assert out["predicted"] == pytest.approx(out["times"]) and out["measured"] > 1
+    assert abs(out["predicted"] - out["measured"]) <= 2 * out["spread"] < out["times"] - 1
+    assert ex["q6_k bits"] == 210 * 8 / 256 and ex["type"] in table
 
 
 def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
@@ -448,6 +535,16 @@ def test_06_deploying_serves_measures_load_and_rejects_bad_requests():
     # batching's ceiling on a CPU: prompt tokens/s at N ÷ generation tokens/s, never more than N
     assert 0 < r["batching"]["gain at most"] <= r["batching"]["slots"]
     assert plots(nb) >= 5  # slots, engines, KV arithmetic, speculation, tokens per check
+    # the exercises: Qwen3-0.6B's KV bytes per token from its config = what llama-server reserved for the 2-block
+    # stand-in, per block (logged in MiB with 2 decimals); the solutions pass their checks
+    from slmlab import catalog, sizing
+
+    qwen3, q = catalog.get("qwen3-0.6b").config, r["qwen_kv"]
+    per_block = q["reserved MB"] * 1e6 / q["tokens held"] / 2
+    rel = 0.005 * 2**20 / (q["reserved MB"] * 1e6)
+    assert per_block * qwen3["num_hidden_layers"] == pytest.approx(sizing.kv_cache(qwen3, 1).per_token_bytes, rel=rel)
+    assert "bytes per token: llama-server reserved" in text and "sequences of 100 tokens, 7 blocks each" in text
+    assert "✓ the server that requires a key answered" in text and " slot(s): p95 " in text
 
 
 def test_04_olive_builds_int8_and_int4_that_agree_with_torch():
@@ -485,6 +582,10 @@ def test_04_olive_builds_int8_and_int4_that_agree_with_torch():
     for m in r["models"]:
         assert abs(sum(m["bytes_by_dtype"].values()) - m["size_bytes"]) <= 0.01 * m["size_bytes"], m["precision"]
     assert built["int4"]["bytes_by_dtype"]["float32"] > built["int8"]["bytes_by_dtype"].get("float32", 0)
+    # three exercises, a tier each, every solution accepted by its check (the notebook ran to its end)
+    checks = [ex.check for ex in classroom.find_exercises(nb, "04_optimizing_with_olive")]
+    assert checks == ["check_pick", "check_uint8", "check_int4_saving"]
+    assert "onnxruntime's DynamicQuantizeLinear gives the same codes" in outputs(nb)
 
 
 def test_05_mlx_quantizes_generates_and_joins_the_cross_toolchain_table():
@@ -523,6 +624,10 @@ def test_05_mlx_quantizes_generates_and_joins_the_cross_toolchain_table():
         "MLX 8-bit",
     } <= runtimes
     assert all(row["argmax agreement"] >= 0.85 for row in r["toolchains"]) and "✓" in outputs(nb)
+    # three exercises, a tier each, every solution accepted by its check (the notebook ran to its end)
+    checks = [ex.check for ex in classroom.find_exercises(nb, "05_running_with_mlx")]
+    assert checks == ["check_answer", "check_codes", "check_group32"]
+    assert "codes are mx.quantize's" in outputs(nb)
 
 
 def test_07_advises_within_the_device_and_runs_the_security_checklist():
@@ -556,6 +661,8 @@ def test_07_advises_within_the_device_and_runs_the_security_checklist():
     assert all(x["runtime"] in {"llama.cpp"} | faster for x in recs + r["for_2_and_8_gb"]["8"])
     assert all(f"{name}: no results saved yet" in text for name in r["missing_results"])  # said, not hidden
     assert plots(nb) >= 1  # the feasible region
+    # the exercises' solutions pass their checks: the headroom read from the picks, the rule with its keys swapped
+    assert "GB left after the reserve" in text and "size first, the same 4 GB device gets" in text
 
 
 def test_08_counts_every_language_on_every_tokenizer_and_judges_qwen3_for_multilingual_use():
@@ -585,6 +692,10 @@ def test_08_counts_every_language_on_every_tokenizer_and_judges_qwen3_for_multil
     verdicts = {row["language"]: row["verdict"] for row in r["claims"]}
     assert verdicts["Punjabi"].startswith("does not hold") and "Qwen3 series for multilingual" in text
     assert "✓" in text and plots(nb) >= 2  # the heat map and the prompt times
+    # three exercises, each with its own solution (classroom grades each), every solution accepted by its check
+    checks = [ex.check for ex in classroom.find_exercises(nb, "08_what_your_language_costs")]
+    assert checks == ["check_fewest", "check_words", "check_kv"]
+    assert "Punjabi tokens against" in text
 
 
 def test_09_gives_every_claim_of_the_lesson_a_verdict():
