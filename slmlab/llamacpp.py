@@ -354,12 +354,18 @@ def kl_divergence(
     text = Path(text) if text else heldout_text()
     read_gguf(gguf_path)
     cmd = perplexity_command(gguf_path, text, context, chunks, threads)
-    out = tool_log([*cmd, "--kl-divergence-base", reference, "--kl-divergence"])
+    labels = ("Mean    KLD", "Same top p", "Mean PPL(Q)", "Mean PPL(base)")
+    # llama.cpp logs from a background thread and can lose its last lines at exit (see `perplexity`): the
+    # statistics come last, so a run that lost any of them is run again (the result is deterministic)
+    for attempt in range(3):
+        out = tool_log([*cmd, "--kl-divergence-base", reference, "--kl-divergence"], quiet=attempt > 0)
+        if all(re.search(rf"{re.escape(label)}\s*:", out) for label in labels):
+            break
 
     def pair(label: str) -> tuple[float, float]:
         m = re.search(rf"{re.escape(label)}\s*:\s*([-\d.]+)\s*±\s*([\d.]+)", out)
         if not m:
-            raise SlmlabError(f"llama-perplexity printed no '{label}' for {Path(gguf_path).name}")
+            raise SlmlabError(f"llama-perplexity printed no '{label}' for {Path(gguf_path).name} in 3 runs")
         return float(m.group(1)), float(m.group(2))
 
     kld, same, ppl = pair("Mean    KLD"), pair("Same top p"), pair("Mean PPL(Q)")

@@ -56,7 +56,7 @@ def test_grading_gives_the_solutions_full_marks_a_wrong_answer_none_and_survives
     names = ["01_classifying_slms", "05_running_with_mlx"]  # the two quickest notebooks, run whole by nbgrader
     submissions = classroom.self_test_submissions(tmp_path, names)
     wrong = nbformat.read(submissions / "solutions" / "01_classifying_slms.ipynb", as_version=4)
-    answer = next(c for c in wrong.cells if _meta(c).get("solution"))
+    answer = next(c for c in wrong.cells if _meta(c).get("grade_id") == "01_classifying_slms-check_choice-answer")
     answer.source = 'my_choice = "Q8_0"  # 4.3 GB of weights: does not fit 4 GB'
     (submissions / "wrong").mkdir()
     nbformat.write(wrong, submissions / "wrong" / "01_classifying_slms.ipynb")  # hands in one notebook only
@@ -84,7 +84,11 @@ def test_grading_gives_the_solutions_full_marks_a_wrong_answer_none_and_survives
     rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
     assert (
         len(rows) == 8
-        and {"student": "solutions", "notebook": "01_classifying_slms", "score": "1.0"}.items()
+        and {
+            "student": "solutions",
+            "notebook": "01_classifying_slms",
+            "score": f"{full['01_classifying_slms']:.1f}",
+        }.items()
         <= next(r for r in rows if r["student"] == "solutions" and r["notebook"] == "01_classifying_slms").items()
     )
     assert next(r for r in rows if r["student"] == "corrupt" and r["notebook"] == "01_classifying_slms")["problem"]
@@ -152,12 +156,14 @@ def test_hidden_checks_leave_nothing_to_read_the_answer_from_and_still_grade(tmp
     names = ["01_classifying_slms"]
     submissions = classroom.self_test_submissions(tmp_path / "graded", names, hidden_checks=True)
     wrong = nbformat.read(submissions / "solutions" / "01_classifying_slms.ipynb", as_version=4)
-    next(c for c in wrong.cells if _meta(c).get("solution")).source = 'my_choice = "Q8_0"'
+    answer = next(c for c in wrong.cells if _meta(c).get("grade_id") == "01_classifying_slms-check_choice-answer")
+    answer.source = 'my_choice = "Q8_0"'
     (submissions / "wrong").mkdir()
     nbformat.write(wrong, submissions / "wrong" / "01_classifying_slms.ipynb")
     shutil.rmtree(submissions / "untouched")  # graded zero by the test above; each grading runs notebook 01 (~100 s)
     grades = classroom.grade(submissions, tmp_path / "grades.csv", names, hidden_checks=True, progress=False)
-    assert {g.student: g.score for g in grades} == {"solutions": 1, "wrong": 0}
+    full = classroom.max_points("01_classifying_slms")
+    assert {g.student: g.score for g in grades} == {"solutions": full, "wrong": full - 1}
     html = (tmp_path / "feedback" / "wrong" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
     assert "AssertionError: Q8_0 does not fit" in unescape(re.sub(r"<[^>]+>", "", html))
 
