@@ -321,6 +321,11 @@ def test_00_start_here_checks_the_machine_and_measures_both_models():
     assert plots(nb) >= 1  # the speed plot is shown inline
     assert "SIMD  " in text and "CPU   " in text  # the doctor section printed the hardware
     assert "Paris" in results["chat"]  # the instruction-tuned model answers, through its own chat template
+    # why at the edge: with networking off in the kernel the hub is refused and Gemma still answers
+    edge = results["edge"]
+    assert "network off in this process" in edge["network"] and edge["offline answer"].strip()
+    assert edge["first token s"] > 0 and edge["process bytes"] > 0
+    assert (edge["joules per token"] or 0) > 0 or edge["why not"]  # measured, or why not: never made up
     # the exercises' solutions, saved with the measurements: 100 tokens at Gemma's measured speed; Qwen3-4B's speed
     # predicted from Gemma's by the bytes each token reads (its published Q4_K_M file, kept in the catalog)
     from slmlab import catalog
