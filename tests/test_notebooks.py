@@ -668,6 +668,9 @@ def test_07_advises_within_the_device_and_runs_the_security_checklist():
     assert plots(nb) >= 1  # the feasible region
     # the exercises' solutions pass their checks: the headroom read from the picks, the rule with its keys swapped
     assert "GB left after the reserve" in text and "size first, the same 4 GB device gets" in text
+    # four real devices, each bandwidth from its memory's spec with the source named, asked the same need
+    edge = {row["device"]: row for row in r["edge_devices"]}
+    assert len(edge) == 4 and all(row["source"] and row["peak GB/s"] > 10 for row in edge.values())
 
 
 def test_08_counts_every_language_on_every_tokenizer_and_judges_qwen3_for_multilingual_use():
