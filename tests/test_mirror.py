@@ -53,8 +53,10 @@ def test_slmlab_pull_downloads_nano_from_the_mirror_with_matching_sha256(served)
     data = json.loads(proc.stdout)
     folder = Path(data["path"])
     source = paths.MODELS_DIR / "slm-nano"
-    for f in source.iterdir():
-        assert paths.sha256_file(folder / f.name) == paths.sha256_file(f), f.name  # byte for byte
+    model_files = sorted(f.name for f in source.iterdir() if hub.is_model_file(f.name))
+    assert sorted(f.name for f in folder.iterdir()) == model_files  # the model's files, not its training log
+    for name in model_files:
+        assert paths.sha256_file(folder / name) == paths.sha256_file(source / name), name  # byte for byte
     assert data["checks"] and all(c["ok"] and c["kind"] == "git blob (sha1)" for c in data["checks"])
 
 
