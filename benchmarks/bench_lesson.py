@@ -7,8 +7,8 @@ notebooks show is checked here instead, where a slow or shared machine gives a n
     .venv/bin/python benchmarks/bench_lesson.py --results build/results   # only print, from saved measurements
                                                                            # (make test's, at CI parameters)
 
-A run executes notebooks 00, 03, 06, 07 and 08 as a learner would (07 on the full Qwen3-0.6B stand-in), then 03 and 04
-on the full Qwen3-0.6B stand-in, into build/bench/ (about an hour on 2 cores; the stand-in's conversions are
+A run executes notebooks 00, 04, 07, 08, 09 and 10 as a learner would (09 on the full Qwen3-0.6B stand-in), then 03
+and 05 on the full Qwen3-0.6B stand-in, into build/bench/ (about an hour on 2 cores; the stand-in's conversions are
 cached). Each line says what held: a prediction within its stated band, a ratio above or below 1.
 """
 
@@ -27,12 +27,13 @@ FULL = "qwen3-0.6b-standin"  # Qwen3-0.6B's whole depth: speed, memory and the a
 # (label, notebook, parameters): what `make bench` executes
 RUNS = [
     ("course", "00_start_here", {"CHECK_NETWORK": False}),
-    ("course", "03_quantizing_with_llama_cpp", {}),
-    ("course", "06_deploying_slms", {}),
-    ("course", "07_choosing_a_model", {}),  # SEED_LAYERS=None: the full stand-in
-    ("course", "08_what_your_language_costs", {}),
-    ("full-depth", "03_quantizing_with_llama_cpp", {"MODEL": FULL, "TYPES": ["Q8_0", "Q4_K_M"], "GEMMA": False}),
-    ("full-depth", "04_optimizing_with_olive", {"MODEL": FULL, "PRECISIONS": ["fp32", "int8", "int4"]}),
+    ("course", "04_judging_quantized_models", {}),
+    ("course", "07_serving_one_model", {}),
+    ("course", "08_serving_many_requests", {}),
+    ("course", "09_choosing_a_model", {}),  # SEED_LAYERS=None: the full stand-in
+    ("course", "10_what_your_language_costs", {}),
+    ("full-depth", "03_quantizing_with_llama_cpp", {"MODEL": FULL, "TYPES": ["Q8_0", "Q4_K_M"]}),
+    ("full-depth", "05_optimizing_with_olive", {"MODEL": FULL, "PRECISIONS": ["fp32", "int8", "int4"]}),
 ]
 
 
@@ -68,9 +69,15 @@ def line(what: str, value: float, meaning: str) -> None:
 
 
 def report(course: Path, full: Path | None) -> None:
-    r00, r03, r06, r07 = (
+    r00, r04, r07, r08, r09 = (
         load(course, n)
-        for n in ("00_start_here", "03_quantizing_with_llama_cpp", "06_deploying_slms", "07_choosing_a_model")
+        for n in (
+            "00_start_here",
+            "04_judging_quantized_models",
+            "07_serving_one_model",
+            "08_serving_many_requests",
+            "09_choosing_a_model",
+        )
     )
     if r00:
         print("00 · generation speed follows the bytes read per token")
@@ -80,20 +87,20 @@ def report(course: Path, full: Path | None) -> None:
             speed["slm-nano"] / speed["gemma-3-270m"],
             "> 1: the smaller model is faster",
         )
-    if r03:
-        print("03 · the bandwidth ceiling: tokens/s ≤ bandwidth ÷ bytes read per token")
-        bw = r03["bandwidth_bytes_per_s"]
-        for row in r03["gemma"] or r03["table"]:
+    if r04:
+        print("04 · the bandwidth ceiling: tokens/s ≤ bandwidth ÷ bytes read per token")
+        bw = r04["bandwidth_bytes_per_s"]
+        for row in r04["gemma"]:
             share = row["tg tok/s"] * row["bytes/token"] / bw
             line(
                 f"share of the ceiling, {row.get('file') or row.get('type')}",
                 share,
                 "≤ 1.1 holds (10% measuring slack)" + ("" if share <= 1.1 else "  ← ABOVE THE CEILING"),
             )
-        sweep = {row["threads"]: row for row in r03["thread_sweep"]["rows"]}
+        sweep = {row["threads"]: row for row in r04["thread_sweep"]["rows"]}
         for t, row in sweep.items():
             line(
-                f"measured ÷ predicted at {t} thread(s), {r03['thread_sweep']['file']}",
+                f"measured ÷ predicted at {t} thread(s), {r04['thread_sweep']['file']}",
                 row["measured ÷ predicted"],
                 "within 0.75–1.25: the bandwidth model holds",
             )
@@ -109,9 +116,9 @@ def report(course: Path, full: Path | None) -> None:
                 sweep[top]["measured tok/s"] / sweep[1]["measured tok/s"],
                 "follows the bandwidth each thread count reaches",
             )
-    if r06:
-        print("06 · serving")
-        load_rows = {row["slots"]: row for row in r06["load"]}
+    if r07:
+        print("07 · serving one model")
+        load_rows = {row["slots"]: row for row in r07["load"]}
         line(
             "1 slot: requests/s × one request's time alone (Little's law)",
             load_rows[1]["× solo rate"],
@@ -123,8 +130,10 @@ def report(course: Path, full: Path | None) -> None:
             load_rows[top]["requests/s"] / load_rows[1]["requests/s"],
             f"> 1: batching pays; never {top}× on a CPU that is short of arithmetic",
         )
-        for engine in sorted({row["engine"] for row in r06["prefix_cache"]}):
-            rows = [row for row in r06["prefix_cache"] if row["engine"] == engine]
+    if r08:
+        print("08 · serving many requests")
+        for engine in sorted({row["engine"] for row in r08["prefix_cache"]}):
+            rows = [row for row in r08["prefix_cache"] if row["engine"] == engine]
             on = [row["seconds"] for row in rows if row["prefix cache"] == "on"]
             off = [row["seconds"] for row in rows if row["prefix cache"] == "off"]
             line(
@@ -138,7 +147,7 @@ def report(course: Path, full: Path | None) -> None:
                     min(off[1:]) / on[0],
                     "≈ 1: each request pays for the whole prompt",
                 )
-        spec = {(row["engine"], row["speculation"], row["prompt"]): row for row in r06["speculation"]}
+        spec = {(row["engine"], row["speculation"], row["prompt"]): row for row in r08["speculation"]}
         for engine, _, prompt in sorted(k for k in spec if k[1] == "n-gram"):
             on, off = spec[engine, "n-gram", prompt], spec[engine, "off", prompt]
             accepted = f"acceptance {on['acceptance']:.0%}" if on["drafted"] else "nothing drafted"
@@ -147,27 +156,27 @@ def report(course: Path, full: Path | None) -> None:
                 on["tokens/s"] / off["tokens/s"],
                 f"> 1 pays ({accepted}); a CPU short of arithmetic gains little",
             )
-        engines = {(row["engine"], row["clients"]): row["tokens/s"] for row in r06["engines"]}
+        engines = {(row["engine"], row["clients"]): row["tokens/s"] for row in r08["engines"]}
         most = max(c for _, c in engines)
         if ("vLLM", most) in engines:
             ratio = engines["vLLM", most] / engines["llama-server", most]
             line(f"vLLM ÷ llama-server tokens/s at {most} clients", ratio, "which engine serves more here")
-    if r07 and r07["seed_checks"]:
-        layers = r07.get("seed_layers")
+    if r09 and r09["seed_checks"]:
+        layers = r09.get("seed_layers")
         print(
-            "07 · the advisor's prediction on a seed's shape (a stand-in: real size and speed)"
+            "09 · the advisor's prediction on a seed's shape (a stand-in: real size and speed)"
             + (f" — only its first {layers} blocks here: not the real model's speed" if layers else "")
         )
-        for row in r07["seed_checks"]:
+        for row in r09["seed_checks"]:
             line(
                 f"{row['seed (stand-in)']} {row['type']}: predicted ÷ measured tok/s",
                 1 + row["speed error"],
-                "within 0.5–1.5: the speed model carries over from notebook 03's measurements",
+                "within 0.5–1.5: the speed model carries over from notebook 04's measurements",
             )
-    r08 = load(course, "08_what_your_language_costs")
-    if r08:
-        print("08 · a language's tokens cost time: prompt seconds follow the token count")
-        prompt = {(row["model"], row["language"]): row for row in r08["prompt"]}
+    r10 = load(course, "10_what_your_language_costs")
+    if r10:
+        print("10 · a language's tokens cost time: prompt seconds follow the token count")
+        prompt = {(row["model"], row["language"]): row for row in r10["prompt"]}
         for model, language in sorted(k for k in prompt if k[1] != "en" and (k[0], "en") in prompt):
             mine, english = prompt[model, language], prompt[model, "en"]
             line(
@@ -175,7 +184,7 @@ def report(course: Path, full: Path | None) -> None:
                 (mine["seconds"] / english["seconds"]) / (mine["tokens"] / english["tokens"]),
                 "≈ 1: each token of any language costs the same time",
             )
-    f03, f04 = load(full, "03_quantizing_with_llama_cpp"), load(full, "04_optimizing_with_olive")
+    f03, f05 = load(full, "03_quantizing_with_llama_cpp"), load(full, "05_optimizing_with_olive")
     if f03:
         print(f"full depth · {f03['model']}")
         table = {row["type"]: row for row in f03["table"]}
@@ -184,8 +193,8 @@ def report(course: Path, full: Path | None) -> None:
             table["Q4_K_M"]["tg tok/s"] / table["F16"]["tg tok/s"],
             "> 1: fewer bytes per token, faster",
         )
-    if f04:
-        for m in f04["models"]:
+    if f05:
+        for m in f05["models"]:
             line(
                 f"Olive {m['precision']} ({m['route']}): peak ÷ predicted memory",
                 m["peak_bytes"] / m["predicted_peak_bytes"],

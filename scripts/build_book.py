@@ -47,9 +47,11 @@ def build() -> Path:
             nb = nbformat.read(EXECUTED / f"{name}.ipynb", as_version=4)
             nb.cells = [c for c in nb.cells if "wrong-answer-probe" not in c.metadata.get("tags", [])]
             nbformat.write(nb, src / f"{name}.ipynb")
+        shutil.copy(paths.NOTEBOOKS / "glossary.md", src / "glossary.md")  # the lessons link terms to it
         (src / "_config.yml").write_text(CONFIG)
         (src / "_toc.yml").write_text(
-            f"format: jb-book\nroot: {names[0]}\nchapters:\n" + "".join(f"- file: {n}\n" for n in names[1:])
+            f"format: jb-book\nroot: {names[0]}\nchapters:\n"
+            + "".join(f"- file: {n}\n" for n in [*names[1:], "glossary"])
         )
         cmd = [
             str(jupyter_book),

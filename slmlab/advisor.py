@@ -3,14 +3,14 @@
 For every catalog model and quantization type the advisor computes the memory it needs (file + KV cache +
 compute, `sizing.runtime_memory`) and predicts its generation speed from the memory-bandwidth limit:
 tokens/s ≈ efficiency × bandwidth ÷ bytes read per token. Bandwidth and efficiency come from the
-learner's own measurements (notebook 03 saves them); without them, bandwidth is measured now and the
+learner's own measurements (notebooks 03 and 04 save them); without them, bandwidth is measured now and the
 efficiency defaults to a stated value. Quality is the perplexity each type adds in llama.cpp's own reference
-table (`llama-quantize --help`, measured on Llama-3-8B). The runtime is the fastest one notebooks 03–06 measured
+table (`llama-quantize --help`, measured on Llama-3-8B). The runtime is the fastest one notebooks 03–08 measured
 on this machine at the type's width (llama.cpp where nothing else was measured, and for the types only it has).
 
 This module loads those numbers into typed rows (`Candidate`, `RuntimeSpeed`: named fields, not the display
-labels the notebooks save). The rule that ranks them, `rank`, is a few lines that notebook 07 writes out in the
-open for a learner to read and change; the widget, notebook 08 and the tests use this copy.
+labels the notebooks save). The rule that ranks them, `rank`, is a few lines that notebook 09 writes out in the
+open for a learner to read and change; the widget, notebook 10 and the tests use this copy.
 
 With a language (`Need.language`), each model is judged on its own tokenizer: the same content costs it
 `tokens.ratio_to_english` times the tokens, so it needs that many times the speed and the context (KV cache) to
@@ -25,12 +25,18 @@ from dataclasses import dataclass, field
 from slmlab import catalog, llamacpp, measure, paths, sizing, tokens
 
 TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
-DEFAULT_EFFICIENCY = 0.6  # share of the bandwidth ceiling assumed when nothing was measured (notebook 03 measures it)
+DEFAULT_EFFICIENCY = 0.6  # share of the bandwidth ceiling assumed when nothing was measured (notebook 04 measures it)
 OS_RESERVE = 0.2  # leave this share of device memory to the operating system and the application
 # the width at which a type is compared with other runtimes' formats (ONNX int4, MLX 4-bit …); the other types
 # (Q6_K, Q5_K_M, Q3_K_M, Q2_K, TQ…) exist only in llama.cpp
 BITS = {"Q8_0": 8, "Q4_K_M": 4, "Q4_0": 4}
-RESULTS = ("03_quantizing_with_llama_cpp", "04_optimizing_with_olive", "05_running_with_mlx", "06_deploying_slms")
+RESULTS = (
+    "03_quantizing_with_llama_cpp",
+    "04_judging_quantized_models",
+    "05_optimizing_with_olive",
+    "06_running_with_mlx",
+    "08_serving_many_requests",
+)
 
 
 @dataclass
@@ -143,44 +149,43 @@ class SpeedModel:
 
 @dataclass(frozen=True)
 class LlamaCppRun:
-    """One file notebook 03 measured with llama-bench."""
+    """One file notebook 03 (its model) or 04 (Gemma 3 270M) measured with llama-bench."""
 
     model: str
-    quant: str  # its type; `label` says more where 03 measured variants of one type ("Q2_K + imatrix")
+    quant: str  # its type; `label` says more where 04 measured variants of one type ("Q2_K + imatrix")
     label: str
     tokens_per_s: float  # generation
     bytes_per_token: int  # weights read for each generated token
 
 
-def llamacpp_runs(r03: dict | None) -> list[LlamaCppRun]:
-    """Notebook 03's saved tables (its model's and Gemma's) as typed rows: the one place that reads its labels."""
-    if not r03:
-        return []
-    labelled = [(r03["model"], row["type"], row) for row in r03.get("table", [])]
-    labelled += [("gemma-3-270m", row["file"], row) for row in r03.get("gemma", [])]
+def llamacpp_runs(r03: dict | None, r04: dict | None = None) -> list[LlamaCppRun]:
+    """Notebook 03's table (its model's files) and 04's (Gemma's) as typed rows: the one place that reads their
+    labels."""
+    labelled = [(r03["model"], row["type"], row) for row in (r03 or {}).get("table", [])]
+    labelled += [("gemma-3-270m", row["file"], row) for row in (r04 or {}).get("gemma", [])]
     return [LlamaCppRun(m, label.split()[0], label, row["tg tok/s"], row["bytes/token"]) for m, label, row in labelled]
 
 
 def speed_model() -> SpeedModel:
-    """The speed model from notebook 03's saved results (Gemma's files, and a stand-in's if 03 ran on one — both
+    """The speed model from notebook 04's bandwidth and Gemma's files (and a stand-in's, if 03 ran on one — both
     larger than the CPU caches, unlike slm-nano); without them, bandwidth measured now and a stated efficiency."""
-    r = measure.load_results(RESULTS[0])
-    runs = [x for x in llamacpp_runs(r) if x.model == "gemma-3-270m" or (r or {}).get("stand_in")]
-    if r and runs:
-        bw = r["bandwidth_bytes_per_s"]
+    r03, r04 = (measure.load_results(nb) for nb in RESULTS[:2])
+    runs = [x for x in llamacpp_runs(r03, r04) if x.model == "gemma-3-270m" or (r03 or {}).get("stand_in")]
+    if r04 and runs:
+        bw = r04["bandwidth_bytes_per_s"]
         shares: dict[str, list[float]] = {}
         for x in runs:
             shares.setdefault(x.quant, []).append(min(1.0, x.tokens_per_s / (bw / x.bytes_per_token)))
         efficiency = {t: max(v) for t, v in shares.items()}
         values = sorted(efficiency.values())
         return SpeedModel(
-            bw, efficiency, values[len(values) // 2], f"measured in notebook 03 ({len(efficiency)} types)"
+            bw, efficiency, values[len(values) // 2], f"measured in notebooks 03 and 04 ({len(efficiency)} types)"
         )
     return SpeedModel(
         measure.memory_bandwidth(),
         {},
         DEFAULT_EFFICIENCY,
-        f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed (run notebook 03)",
+        f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed (run notebook 04)",
     )
 
 
@@ -203,33 +208,33 @@ class RuntimeSpeed:
 
 
 def runtime_speeds() -> tuple[list[RuntimeSpeed], list[str]]:
-    """The runtimes notebooks 04–06 measured generating, each beside llama.cpp (03, or 06's llama-server) on the
+    """The runtimes notebooks 05, 06 and 08 measured generating, each beside llama.cpp (03, or 08's llama-server) on the
     same model and width; and the notebooks of `RESULTS` whose results are missing."""
-    r03, r04, r05, r06 = results = [measure.load_results(nb) for nb in RESULTS]
-    llama = {(x.model, x.label): x.tokens_per_s for x in llamacpp_runs(r03)}
+    r03, r04, r05, r06, r08 = results = [measure.load_results(nb) for nb in RESULTS]
+    llama = {(x.model, x.label): x.tokens_per_s for x in llamacpp_runs(r03, r04)}
     plain = {4: "Q4_0", 8: "Q8_0", 16: "F16"}  # llama.cpp's plain block types: one scale per block, as int4 and MLX
     found = []  # (runtime, precision, bits, model, tokens/s, notebook)
-    if r04 and r04.get("genai_int4_tokens_per_s"):
-        found.append(("ONNX Runtime GenAI", "int4", 4, r04["model"], r04["genai_int4_tokens_per_s"], RESULTS[1]))
-    for m in (r05 or {}).get("mlx", []):
+    if r05 and r05.get("genai_int4_tokens_per_s"):
+        found.append(("ONNX Runtime GenAI", "int4", 4, r05["model"], r05["genai_int4_tokens_per_s"], RESULTS[2]))
+    for m in (r06 or {}).get("mlx", []):
         bits = int(m["model"].removesuffix("-bit")) if m["model"].endswith("-bit") else 16
-        found.append(("MLX", m["model"], bits, r05["model"], m["tokens_per_s"], RESULTS[2]))
+        found.append(("MLX", m["model"], bits, r06["model"], m["tokens_per_s"], RESULTS[3]))
     rows = [
         RuntimeSpeed(rt, p, b, m, tps, f"llama.cpp {plain[b]}", llama.get((m, plain[b])), nb)
         for rt, p, b, m, tps, nb in found
     ]
-    served = {e["engine"]: e["tokens/s"] for e in (r06 or {}).get("engines", []) if e["clients"] == 1}
+    served = {e["engine"]: e["tokens/s"] for e in (r08 or {}).get("engines", []) if e["clients"] == 1}
     if "vLLM" in served:  # both servers on the same 16-bit weights, one client: llama-server is the reference
         rows.append(
             RuntimeSpeed(
                 "vLLM",
                 "bfloat16",
                 16,
-                r06["model"],
+                r08["model"],
                 served["vLLM"],
                 "llama-server F16, one client",
                 served.get("llama-server"),
-                RESULTS[3],
+                RESULTS[4],
             )
         )
     return rows, [nb for nb, r in zip(RESULTS, results, strict=True) if r is None]
@@ -326,7 +331,7 @@ def candidates(
 
 
 def rank(rows: list[Candidate], device: Device, need: Need, top: int = 5) -> list[Candidate]:
-    """The rule (notebook 07 writes it out): keep what fits the memory left after the OS reserve, reaches the
+    """The rule (notebook 09 writes it out): keep what fits the memory left after the OS reserve, reaches the
     speed (in the need's language) and loses at most `need.max_ppl_increase`; then the most parameters first (a
     bigger model knows more; nothing here measured one model's quality against another's), the type that costs
     the least quality next, the least memory last."""
@@ -374,7 +379,7 @@ def recommend(
     quality: dict[str, float] | None = None,
     measured: dict[tuple[str, str], float] | None = None,
 ) -> tuple[list[Recommendation], str]:
-    """`candidates` ranked by `rank`, with the reasons: what the widget and notebook 08 show."""
+    """`candidates` ranked by `rank`, with the reasons: what the widget and notebook 10 show."""
     rows, source = candidates(device, need, models, quality, measured)
     return [
         Recommendation(
@@ -392,3 +397,108 @@ def recommend(
         )
         for r in rank(rows, device, need, top)
     ], source
+
+
+def standin_ref(seed: str, layers: int | None = None) -> str:
+    """The course's name of a seed's stand-in, as `models.resolve` reads it: "qwen3-0.6b-standin" for the whole
+    model, "qwen3-0.6b-2l-standin" for its first 2 blocks."""
+    return f"{seed}-{layers}l-standin" if layers else f"{seed}-standin"
+
+
+@dataclass(frozen=True)
+class RuntimeSupport:
+    """Whether a runtime runs on a machine, from what it needs and what the machine has."""
+
+    runtime: str
+    needs: str
+    runs_here: bool
+    this_machine: str
+
+
+def compatibility(arch: str, simd: list[str], gpu: bool) -> list[RuntimeSupport]:
+    """What each runtime the course uses needs, and whether this machine (its CPU's architecture, SIMD features
+    and an NVIDIA GPU or none) has it."""
+    simd_set, arm = set(simd), arch in ("aarch64", "arm64")
+    vllm_cpu = "AVX-512" in simd_set or arm
+    vllm = "GPU present" if gpu else "CPU backend: AVX-512 present" if vllm_cpu else "CPU backend limited: no AVX-512"
+    return [
+        RuntimeSupport(
+            "llama.cpp (GGUF)",
+            "any x86-64 or ARM64 CPU; faster with AVX2/AVX-512 or NEON",
+            True,
+            f"{arch}, {', '.join(sorted(simd_set)) or 'no SIMD found'}",
+        ),
+        RuntimeSupport(
+            "ONNX Runtime (Olive)",
+            "x86-64 or ARM64; NPUs and GPUs through execution providers",
+            arch == "x86_64" or arm,
+            arch,
+        ),
+        RuntimeSupport(
+            "MLX",
+            "Apple Silicon (Metal, unified memory); a CPU backend on Linux",
+            True,
+            "CPU backend only" if arch == "x86_64" else arch,
+        ),
+        RuntimeSupport(
+            "vLLM",
+            "an NVIDIA/AMD GPU, or its CPU backend (x86-64 with AVX-512 recommended, AVX2 limited; ARM64)",
+            gpu or vllm_cpu,
+            vllm,
+        ),
+        RuntimeSupport(
+            "BitNet (TQ1_0/TQ2_0, bitnet.cpp)",
+            "ternary kernels; bitnet.cpp's I2_S/TL kernels for x86 and ARM",
+            True,
+            "llama.cpp's TQ types run here",
+        ),
+    ]
+
+
+def plot_region(
+    rows: list[Candidate],
+    kept: list[Candidate],
+    lossy: list[Candidate],
+    picks: list[Candidate],
+    device: Device,
+    need: Need,
+):
+    """The feasible region: every candidate at its memory (x) and speed (y), the device's memory (after the OS
+    reserve) and the needed speed as dashed lines; `kept` (inside the limits), `lossy` (inside the device's limits
+    but adding more perplexity than the need allows) and the numbered `picks` drawn apart from the rest."""
+    import matplotlib.pyplot as plt
+
+    outside = [r for r in rows if r not in kept and r not in lossy]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for label, group, style in [
+        ("outside the limits", outside, {"c": "tab:gray", "alpha": 0.4, "s": 18}),
+        (f"inside, but adds > {need.max_ppl_increase:g} perplexity", lossy, {"c": "tab:orange", "marker": "x"}),
+        ("kept", kept, {"c": "tab:blue", "s": 24}),
+        ("picked (numbered)", picks, {"c": "tab:red", "marker": "*", "s": 180}),
+    ]:
+        ax.scatter(
+            [r.memory_gb for r in group], [r.tokens_per_s for r in group], label=f"{label} ({len(group)})", **style
+        )
+    for i, r in enumerate(picks, 1):
+        ax.annotate(str(i), (r.memory_gb, r.tokens_per_s), xytext=(6, 3), textcoords="offset points", fontsize=8)
+    budget = device.memory_gb * (1 - OS_RESERVE)
+    ax.axvline(budget, color="tab:purple", ls="--", label=f"memory the device leaves ({budget:.1f} GB)")
+    speed = need.min_tokens_per_s
+    ax.axhline(speed, color="tab:green", ls="--", label=f"speed needed ({speed:g} tok/s)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    ax.xaxis.set_major_formatter("{x:g}")
+    ax.yaxis.set_major_formatter("{x:g}")
+    ax.set(
+        xlabel=f"memory needed at {need.context:,} tokens of context (GB, log scale)",
+        ylabel="generation speed (tokens/s, measured or predicted, log scale)",
+    )
+    pick = f"{picks[0].model} {picks[0].quant} on {picks[0].runtime}" if picks else "nothing"
+    ax.set_title(
+        f"{len(kept)} of {len(rows)} candidates fit {device.memory_gb:g} GB, reach {speed:g} tokens/s and add "
+        f"≤ {need.max_ppl_increase:g} perplexity; the pick: {pick}",
+        size=9,
+    )
+    fig.tight_layout()
+    return fig

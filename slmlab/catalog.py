@@ -20,10 +20,14 @@ import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slmlab import hub, paths, sizing
 from slmlab.errors import SlmlabError
 from slmlab.meta import build_on_meta
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CATALOG_DIR = paths.DATA / "catalog"
 
@@ -125,6 +129,34 @@ def classify(n_params: int) -> str:
 
 def context_length(config: dict) -> int | None:
     return config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings")
+
+
+def parameter_table() -> pd.DataFrame:
+    """Every catalog model in one table (a pandas DataFrame, one row per model): its counts from its config
+    (`count_parameters`), class, the count its authors or a library publish and how far ours is from it,
+    context length and licence."""
+    import pandas as pd
+
+    rows = []
+    for name in names():
+        m, p = get(name), parameters(name)
+        published = m.published.get("params")
+        rows.append(
+            {
+                "model": name,
+                "family": m.family,
+                "params": p.total,
+                "non-embedding": p.non_embedding,
+                "embedding share": p.embedding / p.total,
+                "tied": p.tied_embeddings,
+                "class": classify(p.total),
+                "published": published,
+                "vs published": (p.total / published - 1) if published else None,
+                "context": context_length(m.config),
+                "licence": m.licence,
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")
 
 
 @dataclass

@@ -10,7 +10,7 @@ keep their solutions, for self-study, folded out of the first view (the cell's `
 A visible check can be read for its answer. With `hidden_checks=True` (`slmlab classroom release --hidden-checks`,
 for a graded test rather than practice) the `check_…` function moves into the test cell between nbgrader's
 `### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS` markers: the student version holds neither the check nor a call
-to it (the helpers that define the task, such as notebook 03's `acceptable`, stay visible), and autograding
+to it (the helpers that define the task, such as notebook 04's `acceptable`, stay visible), and autograding
 restores it, so the feedback still shows the check's message.
 
 nbgrader does the rest, as a teacher would run it, in a course folder of its own (`nbgrader_config.py`, its
@@ -39,7 +39,7 @@ from slmlab import paths
 from slmlab.errors import SlmlabError
 
 POINTS = 1
-CELL_TIMEOUT_S = 3600  # nbgrader's default is 30 s; notebook 03 quantizes and 06 starts servers in one cell
+CELL_TIMEOUT_S = 3600  # nbgrader's default is 30 s; notebook 03 quantizes and 07 starts servers in one cell
 CHECK_CALL = re.compile(r"^assert (check_\w+)\((\w+)\)\s*$", re.M)
 
 
@@ -202,8 +202,8 @@ def make_course(course: Path, names: list[str], hidden_checks: bool = False) -> 
         folder = course / "source" / name
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(source_notebook(name, hidden_checks), folder / f"{name}.ipynb")
-        _nbgrader(course, "db", "assignment", "add", name)
-        _nbgrader(course, "generate_assignment", name, "--force")
+    # every assignment of the course in one run (it adds each to the gradebook): one process, not one per notebook
+    _nbgrader(course, "generate_assignment", "*", "--force")
 
 
 def _check_names(names: list[str] | None) -> list[str]:
@@ -239,7 +239,7 @@ class Grade:
     seconds: float = 0.0  # how long grading it took
 
 
-NOTEBOOK_TIMEOUT_S = 1800  # one student's notebook, run whole by nbgrader (notebook 06 starts servers: minutes)
+NOTEBOOK_TIMEOUT_S = 1800  # one student's notebook, run whole by nbgrader (notebook 07 starts servers: minutes)
 GRADES_COLUMNS = ["student", "notebook", "score", "max_score", "problem", "seconds"]
 
 
@@ -358,7 +358,8 @@ def grade(
 
 
 def _grade_one(template: Path, course: Path, submissions: Path, student: str, name: str, timeout: float) -> Grade:
-    """One student's notebook, graded in a copy of the course folder: autograde, feedback, export."""
+    """One student's notebook, graded in a copy of the course folder: autograde (which adds the student to the
+    gradebook), feedback, and the score read from the gradebook."""
     start = time.perf_counter()
     shutil.copytree(template, course)
     config = course / "nbgrader_config.py"
@@ -368,10 +369,8 @@ def _grade_one(template: Path, course: Path, submissions: Path, student: str, na
     folder.mkdir(parents=True)
     shutil.copy(submissions / student / f"{name}.ipynb", folder / f"{name}.ipynb")
     try:
-        _nbgrader(course, "db", "student", "add", student, quiet=True)
         _nbgrader(course, "autograde", name, "--student", student, "--force", env=env, timeout=timeout, quiet=True)
         _nbgrader(course, "generate_feedback", name, "--student", student, "--force", quiet=True)
-        _nbgrader(course, "export", "--to", str(course / "grades.csv"), quiet=True)
     except GradingTimeout:
         return Grade(
             student,
@@ -395,12 +394,12 @@ def _grade_one(template: Path, course: Path, submissions: Path, student: str, na
         made = course / "feedback" / student / name
         if made.is_dir():
             shutil.copytree(made, course.parent / "feedback" / student / name, dirs_exist_ok=True)
-    row = next(
-        r for r in csv.DictReader(open(course / "grades.csv")) if r["student_id"] == student and r["assignment"] == name
-    )
-    return Grade(
-        student, name, float(row["raw_score"] or 0), float(row["max_score"] or 0), seconds=time.perf_counter() - start
-    )
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        graded = gradebook.find_submission(name, student)
+        score, max_score = float(graded.score or 0), float(graded.max_score or 0)
+    return Grade(student, name, score, max_score, seconds=time.perf_counter() - start)
 
 
 def self_test_submissions(folder: Path, names: list[str] | None = None, hidden_checks: bool = False) -> Path:

@@ -743,7 +743,7 @@ def tokens_arguments(p: argparse.ArgumentParser) -> None:
 
 @command(
     "tokens",
-    "what a text costs in tokens on each seed model's real tokenizer (the same table as notebook 08)",
+    "what a text costs in tokens on each seed model's real tokenizer (the same table as notebook 10)",
     tokens_arguments,
 )
 def cmd_tokens(args: argparse.Namespace) -> Result:

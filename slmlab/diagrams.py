@@ -1,6 +1,7 @@
 """Two diagrams drawn with matplotlib from data: the course's pipeline (notebook 00) and one decoder block of a
-model with each tensor's parameter count (notebook 01). The notebooks supply the data — the steps and the
-notebook files that do them, the tensors of a config — and give each figure its title."""
+model with each tensor's parameter count (notebook 01). The data come from elsewhere — the steps and the notebook
+files that do them from `slmlab.syllabus`, the tensors of a config from `slmlab.sizing` — and each notebook gives
+its figure a title."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ BOX = {"boxstyle": "round,pad=0.02,rounding_size=0.05", "linewidth": 1.2}
 
 @dataclass(frozen=True)
 class Step:
-    """One arrow of the pipeline: `tool`, in notebook `lesson` (its label, e.g. "03 quantizing_with_llama_cpp"),
+    """One arrow of the pipeline: `tool`, in notebook `lesson` (its label, e.g. "03_quantizing_with_llama_cpp"),
     turns artefact `source` into artefact `target`."""
 
     source: str

@@ -3,7 +3,7 @@
 `network_off()` switches networking off *in this Python process* — every connection to anything but this machine
 is refused — so a notebook can show a model answering with no network at all. `energy_counter()` reads the CPU's
 own energy counters (Linux powercap, Intel RAPL and AMD's equivalent) where the machine exposes them; where it does
-not, it says why, and no number is made up.
+not, it says why, and no number is made up; `energy_per_token` measures one generation with them (notebook 00).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 POWERCAP = Path("/sys/class/powercap")
 
@@ -92,3 +93,35 @@ def energy_counter() -> EnergyCounter:
     except PermissionError:
         return EnergyCounter([], f"{files[0]} is readable only by root here (Linux 5.10 and later)")
     return EnergyCounter(files)
+
+
+@dataclass
+class EnergyReading:
+    """Joules per generated token over a whole generation (the CPU package: every core, not the model alone), or
+    why this machine cannot say."""
+
+    joules_per_token: float | None
+    why_not: str | None = None
+    tokens: int = 0
+
+    def __str__(self) -> str:
+        if self.joules_per_token is None:
+            return f"not measured on this machine — {self.why_not}"
+        return f"{self.joules_per_token:.3f} J (the whole CPU package, over {self.tokens} tokens)"
+
+
+def energy_per_token(llm: Callable[..., Any], prompt: str, n_tokens: int = 32) -> EnergyReading:
+    """Generate `n_tokens` after `prompt` with `llm` (a `llama_cpp.Llama`, greedy) and divide the energy the CPU
+    counted meanwhile by the tokens generated. Where the counters are not readable, nothing is generated and the
+    reading says why."""
+    counter = energy_counter()
+    if counter.problem:
+        return EnergyReading(None, counter.problem)
+    before = counter.read_joules()
+    n = llm(prompt, max_tokens=n_tokens, temperature=0.0)["usage"]["completion_tokens"]
+    joules = counter.read_joules() - before
+    if n == 0:
+        return EnergyReading(None, "the model generated no token after this prompt: try another", n)
+    if joules <= 0:  # the counter wrapped around meanwhile (at its max_energy_range_uj, some hundred kJ)
+        return EnergyReading(None, "the energy counter wrapped around during the run: run the cell again", n)
+    return EnergyReading(joules / n, None, n)

@@ -309,6 +309,82 @@ def _evict(path: Path) -> None:
         target.unlink()
 
 
+# --- the lesson's experiments (notebook 02): a pull with a fresh cache, what a pull takes, other catalogs ------
+
+
+@dataclass
+class PullRun:
+    """`slmlab pull` run once, in a cache of its own: what it printed, how it ended, what it left on disk."""
+
+    command: str
+    exit: int
+    seconds: float
+    output: str  # its error line, or the start of what it printed
+    files: list[str]  # the model's files, or (none there) any file left behind
+    partial: list[str]  # files huggingface_hub was still writing (`*.incomplete`): none, after a clean end
+
+
+def pull_fresh(repo_id: str, home: Path, offline: bool = False) -> PullRun:
+    """Run `slmlab pull REPO` in a subprocess, with HF_HOME in `home` (an empty folder: a fresh cache) and, when
+    `offline`, HF_HUB_OFFLINE=1, as a learner would in a terminal."""
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "HF_HOME": str(home / "hf")}
+    if offline:
+        env["HF_HUB_OFFLINE"] = "1"
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "slmlab.cli", "pull", repo_id], capture_output=True, text=True, env=env, cwd=home
+    )
+    seconds = time.monotonic() - start
+    files = sorted(p.name for p in home.rglob("snapshots/*/*")) or [p.name for p in home.rglob("*") if p.is_file()]
+    return PullRun(
+        f"slmlab pull {repo_id}",
+        proc.returncode,
+        seconds,
+        proc.stderr.strip() or proc.stdout.strip()[:300],
+        files,
+        sorted(p.name for p in home.rglob("*.incomplete")),
+    )
+
+
+def fetched_table(listing: dict[str, int], fetched: list[str] | set[str] | None = None):
+    """A pandas DataFrame of a repository's or folder's files (`listing`: name → bytes) with a column `fetched`:
+    whether the file is in `fetched`, or, when `fetched` is None, whether a pull of a model folder takes it —
+    `MODEL_FILES` and none of `NOT_MODEL_FILES`, matched by huggingface_hub's `filter_repo_objects`, the function
+    `snapshot_download` filters with."""
+    import pandas as pd
+    from huggingface_hub.utils import filter_repo_objects
+
+    if fetched is None:
+        fetched = list(filter_repo_objects(listing, allow_patterns=MODEL_FILES, ignore_patterns=NOT_MODEL_FILES))
+    sizes = pd.DataFrame({"file": list(listing), "bytes": list(listing.values())})
+    sizes["fetched"] = sizes["file"].isin(set(fetched))
+    return sizes
+
+
+def azure_registry_missing(online: bool) -> list[str]:
+    """What listing Azure AI Foundry's `azureml` registry needs that this machine lacks: a network, the
+    `azure-ai-ml` package, Azure credentials (a service principal's variables or `az login`'s ~/.azure). Empty:
+    nothing lacks."""
+    import importlib.util
+
+    try:
+        have_sdk = importlib.util.find_spec("azure.ai.ml") is not None
+    except ModuleNotFoundError:  # not even the azure namespace package
+        have_sdk = False
+    credentials = any(os.environ.get(k) for k in ("AZURE_CLIENT_ID", "AZURE_SUBSCRIPTION_ID"))
+    credentials = credentials or Path("~/.azure").expanduser().exists()
+    needs = [
+        (online, "a network"),
+        (have_sdk, "the azure-ai-ml package (pip install azure-ai-ml azure-identity)"),
+        (credentials, "Azure credentials (az login)"),
+    ]
+    return [why for ok, why in needs if not ok]
+
+
 # --- the local registry: named model files with their checksums, in SLMLAB_HOME/registry.json ---------
 
 

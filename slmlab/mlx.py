@@ -106,3 +106,81 @@ def logits(model_dir: str | Path, ids):
     model, _ = _load(str(model_dir))
     out = model(mx.array(np.asarray(ids)[None]))
     return np.array(out[0].astype(mx.float32))
+
+
+def tensors(model_dir: str | Path) -> dict:
+    """Every tensor of a converted folder, loaded lazily: each is read from disk only when used."""
+    import mlx.core as mx
+
+    return {k: v for f in sorted(Path(model_dir).glob("*.safetensors")) for k, v in mx.load(str(f)).items()}
+
+
+def same_as_stored(ours, theirs, dtype) -> bool:
+    """Are two arrays identical once both are rounded to `dtype`, as MLX rounds the scales and biases it stores?
+    (For float32 there is no rounding at all: identical means bit for bit.)"""
+    import mlx.core as mx
+    import numpy as np
+
+    def as_stored(x):
+        return np.array(mx.array(x).astype(dtype).astype(mx.float32))
+
+    return bool(np.array_equal(as_stored(ours), as_stored(theirs)))
+
+
+def unpack_codes(words, bits: int = 4):
+    """The codes packed in `uint32` words by `mx.quantize`, 32 / bits to a word, the first in the lowest bits:
+    one row per row of `words`, the codes in order."""
+    import numpy as np
+
+    words = np.asarray(words, dtype=np.uint32)
+    per_word = 32 // bits
+    shifts = bits * np.arange(per_word, dtype=np.uint32)
+    codes = (words[..., None] >> shifts) & np.uint32(2**bits - 1)
+    return codes.reshape(*words.shape[:-1], words.shape[-1] * per_word)
+
+
+def bits_per_weight(result: MlxResult) -> dict:
+    """Bits per weight of a quantized folder's quantized tensors, two ways: by the formula bits + 8 × (scale bytes +
+    bias bytes) / group size, with the scales' dtype read from the file, and counted from the tensors' bytes; and
+    the whole file's (which adds the tensors left unquantized, such as the norms)."""
+    t = tensors(result.folder)
+    stems = [k.removesuffix(".scales") for k in t if k.endswith(".scales")]
+    side = t[stems[0] + ".scales"]  # scales and biases share one dtype
+    n_weights = sum(t[s + ".weight"].size * 32 // result.q_bits for s in stems)  # 32 / bits codes in each uint32
+    n_bytes = sum(t[s + part].nbytes for s in stems for part in (".weight", ".scales", ".biases"))
+    return {
+        "scale dtype": str(side.dtype).removeprefix("mlx.core."),
+        "formula": result.q_bits + 8 * 2 * side.itemsize / result.group_size,
+        "from the bytes": 8 * n_bytes / n_weights,
+        "whole file": result.bits_per_weight,
+    }
+
+
+def plot_group_errors(w, scales, biases, in_half_steps, group_size: int = 64, bits: int = 4):
+    """Left: the group with the largest error — its weights, its levels and 0. Right: every group's largest
+    error, in half-steps; right of the dashed line, a clipped far edge."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    k = int(np.argmax(in_half_steps))
+    levels = 2**bits
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    left.hist(np.asarray(w).reshape(-1, group_size)[k], bins=48, color="tab:gray")
+    for level in np.arange(levels) * np.asarray(scales).reshape(-1)[k] + np.asarray(biases).reshape(-1)[k]:
+        left.axvline(level, color="tab:green", lw=0.8)
+    left.axvline(0, color="black", ls="--", lw=1)
+    left.set_xlabel("weight")
+    left.set_ylabel("weights")
+    left.set_title(
+        f"Group {k} (largest error): {group_size} weights (bars), {levels} levels\n"
+        "(green), 0 (dashed) is a level; the far edge is past the last"
+    )
+    over = float(np.mean(np.asarray(in_half_steps) > 1 + 1e-4))
+    right.hist(in_half_steps, bins=40)
+    right.axvline(1, color="black", ls="--")
+    right.set_xlabel("largest |w − ŵ| in the group / (|scale| / 2)")
+    right.set_ylabel("groups")
+    n = len(in_half_steps)
+    right.set_title(f"Largest error per group: {over:.0%} of {n:,} groups\nexceed half a step (dashed)")
+    plt.tight_layout()
+    plt.show()

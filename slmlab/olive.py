@@ -30,7 +30,7 @@ ROUTES = ("export", "builder")  # how the float32 ONNX model is made: torch's dy
 CALIBRATION_SCRIPT = Path(__file__).with_name("olive_calibration.py")
 
 # Peak resident memory of an Olive step ≈ BASE + FACTOR × the model's float32 weights, measured here with
-# `measure.peak_rss` around each run (notebook 04 prints predicted against measured for every run). Measured:
+# `measure.peak_rss` around each run (notebook 05 prints predicted against measured for every run). Measured:
 # the dynamo export of a 2-block Qwen3 stand-in (0.75 GB of float32 weights) 10.7 GB, of Gemma 3 270M (1.07 GB)
 # 21 GB; on the full Qwen3-0.6B stand-in (2.38 GB): ModelBuilder fp32 5.7 GB, ModelBuilder INT4 10.7–13.5 GB,
 # dynamic INT8 of the builder's fp32 model 12.8–16.0 GB (the highest of the runs counts).
@@ -151,7 +151,7 @@ def workflow_config(
                     "fit in memory): use int8 (dynamic) or int4"
                 )
             # only the matrix products and the embedding lookup: quantizing every operator's output (norms,
-            # softmax, the residual stream) with one fixed scale each breaks a language model (notebook 04)
+            # softmax, the residual stream) with one fixed scale each breaks a language model (notebook 05)
             passes = {
                 "quantize": {
                     "type": "OnnxStaticQuantization",
@@ -375,6 +375,72 @@ def run_command(config_file: str | Path, log: str | Path | None = None) -> Path:
     return model
 
 
+@dataclass
+class CliRun:
+    """A workflow saved as JSON and run by Olive's own command line (or found already made by that same file)."""
+
+    command: list[str]
+    config_file: Path
+    model: Path
+    from_cache: bool
+    seconds: float | None  # None when it came from the cache
+
+    @property
+    def note(self) -> str:
+        if self.from_cache:
+            return f"→ from the cache: {self.model.parent} was made by this same config earlier (Olive not run again)"
+        return f"→ ran in {self.seconds:.1f} s (most of it starting Python and importing Olive)"
+
+
+def run_command_once(config: dict, config_file: str | Path) -> CliRun:
+    """Save `config` as `config_file` (JSON, rewritten each time) and run `command(config_file)` in a separate process
+    with `run_command` — unless its output folder already holds the model made by this same file, unchanged."""
+    import json
+
+    config_file = Path(config_file)
+    text = json.dumps(config, indent=2)
+    model = Path(config["output_dir"]) / "model.onnx"
+    cached = model.is_file() and config_file.is_file() and config_file.read_text() == text
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(text)
+    seconds = None
+    if not cached:
+        start = time.perf_counter()
+        run_command(config_file)  # what Olive prints goes to olive.log beside the output folder
+        seconds = time.perf_counter() - start
+    return CliRun(command(config_file), config_file, model, cached, seconds)
+
+
+def results_table(results: dict[str, OliveResult], skipped: dict[str, str] | None = None):
+    """One row per model built: its route, MB, seconds (and per pass, from Olive's log), peak memory predicted and
+    measured, and its quantized operators. Each precision in `skipped` is printed first, with why. An INT8 model's
+    route is that of the FP32 model it quantized, when that is in `results`; INT4 is always ModelBuilder's."""
+    import pandas as pd
+
+    for p, why in (skipped or {}).items():
+        print(f"{p}: skipped — {why}")
+
+    def route(p: str, r: OliveResult) -> str:
+        if p == "int4":
+            return "builder"
+        return results["fp32"].route if p.startswith("int8") and "fp32" in results else r.route
+
+    rows = [
+        {
+            "precision": p,
+            "route": route(p, r),
+            "MB": r.size_bytes / 1e6,
+            "seconds": r.seconds,
+            "seconds per pass": " → ".join(f"{name} {s:.1f}" for name, s in r.pass_seconds.items()),
+            "peak GB predicted": r.predicted_peak_bytes / 1e9,
+            "peak GB measured": r.peak_bytes / 1e9,
+            "quantized operators": r.quantized_ops,
+        }
+        for p, r in results.items()
+    ]
+    return pd.DataFrame(rows).set_index("precision")
+
+
 def optimize(
     model_dir: str | Path,
     precision: str,
@@ -469,13 +535,13 @@ def recipe_key(model_dir: Path) -> str:
 
 
 def cache_folder(ref: str | Path | models.Model) -> Path:
-    """Where notebook 04 writes a model's Olive folders (one per precision), keyed by `recipe_key`."""
+    """Where notebook 05 writes a model's Olive folders (one per precision), keyed by `recipe_key`."""
     model = ref if isinstance(ref, models.Model) else models.resolve(ref)
     return paths.cache_dir() / "olive" / f"{model.name}-{recipe_key(models.hf_folder(model))}"
 
 
 def built_folder(ref: str | Path, precision: str) -> Path:
-    """The folder notebook 04 builds for a model at `precision` (in the cache), built now if it is missing;
+    """The folder notebook 05 builds for a model at `precision` (in the cache), built now if it is missing;
     the INT8 precisions start from the cached fp32 folder, so the model is exported once."""
     model = ref if isinstance(ref, models.Model) else models.resolve(ref)
     folder = cache_folder(model) / precision

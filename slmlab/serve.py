@@ -25,9 +25,13 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slmlab import llamacpp, paths, toolrun
 from slmlab.errors import SlmlabError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LOOPBACK = "127.0.0.1"
 
@@ -63,6 +67,13 @@ class Server:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def engine(self) -> str:
+        """Which server this is, read from its command: vLLM, llama-cpp-python or llama-server."""
+        if "vllm.entrypoints.openai.api_server" in self.command:
+            return "vLLM"
+        return "llama-cpp-python server" if "llama_cpp.server" in self.command else "llama-server"
 
     def client(self):
         """An `openai.OpenAI` client for this server (any server with a /v1 API works the same way)."""
@@ -284,6 +295,18 @@ def vllm_python() -> Path:
     return python
 
 
+def vllm_problem(wanted: bool = True) -> str | None:
+    """Why vLLM's server cannot run here, in words, or None when it can: not wanted (`VLLM = False`), not installed
+    (`make setup` makes its venv), or a CPU its backend does not support."""
+    if not wanted:
+        return "VLLM = False in the parameters"
+    try:
+        vllm_python()
+    except SlmlabError as e:
+        return str(e)
+    return vllm_cpu_problem()
+
+
 def vllm_cpu_problem() -> str | None:
     """Why this CPU cannot run vLLM's CPU backend, or None. vLLM's CPU docs: AVX-512 recommended, AVX2 limited."""
     try:
@@ -365,6 +388,31 @@ def start_vllm(
     return launch(cmd, host, port, api_key, timeout, "/health", env=env)
 
 
+def start_chat(
+    engine: str,
+    model: str,
+    *,
+    threads: int | None = None,
+    context: int = 2048,
+    speculative: list[str] | dict | None = None,
+) -> Server:
+    """Serve a chat model (a course name such as smollm2-135m-instruct) on `engine`: "llama-server" from its GGUF, or
+    "vLLM" from a Hugging Face folder (the GGUF dequantized into one, once). `speculative` turns on speculative
+    decoding in the engine's own words: llama-server's arguments (`["--spec-type", "ngram-simple"]`) or vLLM's
+    `--speculative-config` (`{"method": "ngram", ...}`)."""
+    from slmlab import models
+
+    if engine == "vLLM":
+        folder = models.hf_folder(model)
+        return start_vllm(
+            folder, name=model, max_model_len=context, max_num_seqs=4, threads=threads, speculative=speculative
+        )
+    if engine != "llama-server":
+        raise SlmlabError(f"unknown engine {engine!r}: llama-server or vLLM")
+    gguf = models.resolve(model).path
+    return start_llama_server(gguf, context_per_slot=context, threads=threads, extra_args=speculative or ())
+
+
 def kv_cache_report(server: Server) -> dict:
     """The KV cache a running server reserved, from its own start-up log: bytes, how many tokens they hold, and
     how many sequences of the server's context fit in them. llama-server allocates `slots × context` cells up
@@ -419,12 +467,50 @@ def vllm_metrics(server: Server) -> dict[str, float]:
     return totals
 
 
+def metric_changes(server: Server, before: dict[str, float], *names: str) -> dict[str, float]:
+    """How much each of vLLM's counters `names` grew since `before` (an earlier `vllm_metrics(server)`)."""
+    after = vllm_metrics(server)
+    return {name: after.get(name, 0.0) - before.get(name, 0.0) for name in names}
+
+
+PREFIX_COLUMNS = ["engine", "prefix cache", "request", "seconds", "prompt tokens", "cached tokens"]
+
+
+def prefix_cache_runs(servers: dict[str, Server], questions: list[str], ask) -> pd.DataFrame:
+    """Each question in turn through `ask(server, question, **extra)` (an `openai` chat completion), timed, with
+    the prompt tokens its usage reports and how many of them the server took from its cache. llama-server switches
+    its cache per request (`cache_prompt`, passed in `extra`): on first (its first request meets an empty cache),
+    then off. vLLM's is on for the whole server; its /metrics counters say how many prompt tokens it found there
+    (printed). An empty table when `servers` is empty."""
+    import pandas as pd
+
+    rows = []
+    for engine, server in servers.items():
+        vllm = server.engine == "vLLM"
+        settings = [("on", {})] if vllm else [("on", {"cache_prompt": True}), ("off", {"cache_prompt": False})]
+        before = vllm_metrics(server) if vllm else {}
+        for label, extra in settings:
+            for i, question in enumerate(questions):
+                t0 = time.perf_counter()
+                usage = ask(server, question, **extra).usage
+                seconds = time.perf_counter() - t0
+                cached = getattr(usage.prompt_tokens_details, "cached_tokens", None) or 0
+                rows.append(dict(zip(PREFIX_COLUMNS, (engine, label, i + 1, seconds, usage.prompt_tokens, cached))))
+        if vllm:
+            grew = metric_changes(server, before, "vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total")
+            print(
+                f"{engine}'s counters (GET /metrics): {grew['vllm:prefix_cache_hits_total']:.0f} of "
+                f"{grew['vllm:prefix_cache_queries_total']:.0f} prompt tokens came from its prefix cache"
+            )
+    return pd.DataFrame(rows, columns=PREFIX_COLUMNS)
+
+
 def timed_chat(server: Server, messages: list[dict], max_tokens: int, model: str = "model") -> dict:
     """One greedy chat request: its text, tokens, seconds, tokens/s and — where the server speculates — how many
     tokens were drafted and how many of those the model accepted (llama-server's `timings`, vLLM's counters)."""
     import httpx
 
-    before = vllm_metrics(server) if "vllm" in " ".join(server.command) else None
+    before = vllm_metrics(server) if server.engine == "vLLM" else None
     body = {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0}
     t0 = time.perf_counter()
     r = httpx.post(f"{server.base_url}/v1/chat/completions", json=body, timeout=600)
@@ -433,13 +519,8 @@ def timed_chat(server: Server, messages: list[dict], max_tokens: int, model: str
     data = r.json()
     tokens = data["usage"]["completion_tokens"]
     if before is not None:
-        after = vllm_metrics(server)
-        drafted = after.get("vllm:spec_decode_num_draft_tokens_total", 0) - before.get(
-            "vllm:spec_decode_num_draft_tokens_total", 0
-        )
-        accepted = after.get("vllm:spec_decode_num_accepted_tokens_total", 0) - before.get(
-            "vllm:spec_decode_num_accepted_tokens_total", 0
-        )
+        names = "vllm:spec_decode_num_draft_tokens_total", "vllm:spec_decode_num_accepted_tokens_total"
+        drafted, accepted = metric_changes(server, before, *names).values()
     else:
         timings = data.get("timings", {})
         drafted, accepted = timings.get("draft_n", 0), timings.get("draft_n_accepted", 0)
@@ -511,6 +592,31 @@ async def _load(
     return LoadResult(clients, clients * per_client, errors, time.perf_counter() - start, latencies, tokens)
 
 
+def load_rows(server: Server, engine: str, clients: list[int], per_client: int = 2, max_tokens: int = 16) -> list[dict]:
+    """`load_test` at each number of concurrent clients, one row each: requests, errors, tokens/s, p50 and p95."""
+    rows = []
+    for n in clients:
+        r = load_test(server.base_url, clients=n, per_client=per_client, max_tokens=max_tokens)
+        rows.append(
+            {"engine": engine, "clients": n, "requests": r.requests, "errors": r.errors, "tokens/s": r.tokens_per_s}
+            | {"p50 s": r.percentile(50), "p95 s": r.percentile(95)}
+        )
+    return rows
+
+
+def probe_bad_requests(server: Server, cases: dict[str, tuple[str, dict]], model: str = "model") -> tuple[list, bool]:
+    """Send each bad request of `cases` (name → (path, keyword arguments for `httpx.post`)) and record its status and
+    the start of its message; then whether the server still completes a good request."""
+    import httpx
+
+    rows = []
+    for name, (path, kwargs) in cases.items():
+        resp = httpx.post(server.base_url + path, timeout=60, **kwargs)
+        rows.append({"request": name, "status": resp.status_code, "message": resp.text[:90].replace("\n", " ")})
+    answer = server.client().completions.create(model=model, prompt="Return", max_tokens=2)
+    return rows, answer.usage.completion_tokens > 0
+
+
 def load_test(
     base_url: str,
     clients: int = 16,
@@ -555,6 +661,16 @@ def ollama_modelfile(
     for s in stop or []:
         lines.append(f'PARAMETER stop "{s}"')
     return "\n".join(lines) + "\n"
+
+
+def standin_note(path: str | Path) -> str:
+    """What a learner must know about a served file: nothing for a real model; for a stand-in, that its answers are
+    noise while its speed and memory are real."""
+    from slmlab import standins
+
+    if standins.is_standin(path):
+        return "(a stand-in: random weights, so its answers are noise; its speed and memory are real)"
+    return ""
 
 
 def tool_on_path(name: str) -> str | None:

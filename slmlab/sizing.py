@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slmlab import offline, paths
-from slmlab.gguf_file import skim, vocabulary_size
+from slmlab.gguf_file import read_gguf, skim, vocabulary_size
 from slmlab.meta import build_on_meta
 
 GB = 10**9
@@ -272,6 +272,20 @@ def estimate_sizes(config: dict, file_types: tuple[str, ...] = FILE_TYPES) -> di
     return {ft: estimate_file(tensors, hp, ft) for ft in file_types}
 
 
+def compare_with_file(model: str, config: dict, file_type: str, path: str | Path) -> dict:
+    """An estimate against the file itself, as one row of a table: both sizes in bytes, their relative
+    difference, and whether every weight matrix has the type the estimate gave it (the F32 norms left out)."""
+    real, est = read_gguf(path), estimate_sizes(config, (file_type,))[file_type]
+    return {
+        "model": model,
+        "type": file_type,
+        "estimated bytes": est.total_bytes,
+        "real bytes": real.size_bytes,
+        "difference": est.total_bytes / real.size_bytes - 1,
+        "same tensor types": {k: v for k, v in est.types.items() if k != "F32"} == real.matrix_types,
+    }
+
+
 def bits_floor(file_type: str) -> float:
     """The fewest bits per weight a file of this type can have: its main type's bits, from gguf's table."""
     block, size = _block(DEFAULT_TYPE.get(file_type, file_type))
@@ -325,7 +339,7 @@ def runtime_memory(
     """Memory while generating with llama.cpp: the weights (the file, memory-mapped) + the KV cache + the
     compute buffer. llama.cpp reserves its compute buffer for one micro-batch of up to `n_ubatch` tokens, and
     what dominates it is that batch's logits in F32 — `n_ubatch × vocabulary × 4` bytes — plus two hidden-state
-    rows per token (checked against llama.cpp's own "compute buffer size" in the tests and in lesson 03).
+    rows per token (checked against llama.cpp's own "compute buffer size" in the tests and in notebook 11).
     Sliding-window layers get a full-size cache unless `window_limited` (llama.cpp's default, `--swa-full`)."""
     cfg = config.get("text_config", config)
     kv = kv_cache(config, context, window_limited=window_limited).bytes

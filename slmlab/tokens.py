@@ -247,5 +247,65 @@ def unit_of(code: str) -> str:
 
 
 def lesson_claims() -> list[dict]:
-    """The lesson's claims as the course quotes them (data/lesson_claims.json); notebook 08 judges the language ones."""
+    """The lesson's claims as the course quotes them (data/lesson_claims.json); notebook 10 judges the language ones."""
     return json.loads((paths.DATA / "lesson_claims.json").read_text())["claims"]
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """What notebook 10 runs a model from: a GGUF (with the model's own tokenizer inside) and its config."""
+
+    ref: str
+    gguf: Path
+    config: dict
+
+
+def model_files(ref: str) -> ModelFiles:
+    """A model's GGUF and config, for a course name: a GGUF model as it ships (Gemma 3 270M), or a Hugging Face
+    folder (a stand-in) converted to Q8_0 once (cached) with the config of its folder."""
+    from slmlab import models
+
+    source = models.resolve(ref)
+    if source.kind == "gguf":
+        return ModelFiles(ref, source.path, catalog.config_for(ref)[0])
+    return ModelFiles(ref, models.quantized_gguf(source, "Q8_0"), catalog.config_for(str(source.path))[0])
+
+
+def plot_ratios(ratio, names: dict[str, str]):
+    """The heat map of tokens ÷ English's: a row per language (`ratio`'s index, named by `names`), a column per
+    tokenizer, each cell labelled with its ratio; the title names the costliest pair."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    im = ax.imshow(ratio.values, cmap="Reds", vmin=1, vmax=max(4, ratio.values.max()), aspect="auto")
+    ax.set_xticks(range(len(ratio.columns)), ratio.columns)
+    ax.set_yticks(range(len(ratio)), [names[c] for c in ratio.index])
+    for (i, j), value in np.ndenumerate(ratio.values):
+        ax.text(j, i, f"{value:.1f}×", ha="center", va="center", fontsize=8, color="white" if value > 3 else "black")
+    language, tokenizer = ratio.stack().idxmax()
+    ax.set_title(
+        f"Tokens for the same content ÷ English's: up to {ratio.values.max():.1f}× ({names[language]} on {tokenizer})",
+        fontsize=10,
+    )
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_prompt_seconds(prompts, names: dict[str, str], threads: int):
+    """Bars of the seconds each model took to read the passage in each language (`prompts`: rows of model,
+    language, seconds), languages in the order they were measured; the title compares the slowest with English."""
+    import matplotlib.pyplot as plt
+
+    order = list(dict.fromkeys(prompts["language"]))
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    prompts.pivot(index="language", columns="model", values="seconds").loc[order].plot.bar(ax=ax)
+    ax.set_ylabel(f"seconds to read the passage ({threads} thread{'s' * (threads > 1)})")
+    ax.set_xlabel("")
+    slow = prompts.loc[prompts["seconds"].idxmax()]
+    english = prompts[(prompts["model"] == slow["model"]) & (prompts["language"] == "en")]["seconds"]
+    ratio = f"{slow['seconds'] / english.iloc[0]:.1f}× English's time" if len(english) else "the longest time"
+    ax.set_title(f"The same content: {names[slow['language']]} takes {slow['model']} {ratio}", fontsize=10)
+    fig.tight_layout()
+    return fig

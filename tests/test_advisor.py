@@ -89,7 +89,7 @@ def test_a_speed_measured_here_replaces_the_prediction_and_changes_the_advice(fi
 
 
 def fake_results(mlx_4bit_tokens_per_s: float):
-    """Notebook 03 (llama.cpp) and 05 (MLX) on one model, as they save them; 04 and 06 not run."""
+    """Notebook 03 (llama.cpp) and 06 (MLX) on one model, as they save them; 04, 05 and 08 not run."""
     r03 = {
         "model": "m",
         "table": [
@@ -97,11 +97,11 @@ def fake_results(mlx_4bit_tokens_per_s: float):
             {"type": "Q8_0", "tg tok/s": 50.0, "bytes/token": 1},
         ],
     }
-    r05 = {
+    r06 = {
         "model": "m",
         "mlx": [{"model": "4-bit", "tokens_per_s": mlx_4bit_tokens_per_s}, {"model": "8-bit", "tokens_per_s": 25.0}],
     }
-    return {"03_quantizing_with_llama_cpp": r03, "05_running_with_mlx": r05}.get
+    return {"03_quantizing_with_llama_cpp": r03, "06_running_with_mlx": r06}.get
 
 
 def test_the_runtime_is_the_fastest_measured_at_the_types_width(monkeypatch):
@@ -111,7 +111,7 @@ def test_the_runtime_is_the_fastest_measured_at_the_types_width(monkeypatch):
     for mlx in (150.0, 50.0):  # MLX 4-bit 1.5× llama.cpp's Q4_0 speed, then 0.5×
         monkeypatch.setattr(advisor.measure, "load_results", fake_results(mlx))
         speeds, missing = advisor.runtime_speeds()
-        assert missing == ["04_optimizing_with_olive", "06_deploying_slms"]
+        assert missing == ["04_judging_quantized_models", "05_optimizing_with_olive", "08_serving_many_requests"]
         assert {(s.precision, s.ratio) for s in speeds} == {("4-bit", mlx / 100), ("8-bit", 0.5)}
         rows, _ = advisor.candidates(here, need, models=["qwen3-4b"], quality=QUALITY)
         picked[mlx] = {r.quant: (r.runtime, r.tokens_per_s) for r in rows}
@@ -132,3 +132,37 @@ def test_edge_devices_bandwidth_is_transfers_times_bus_width_and_orders_the_advi
     pi, _ = advisor.recommend(devices["raspberry-pi-5-8gb"].as_device(), need, quality=QUALITY)
     mac, _ = advisor.recommend(devices["mac-m2-16gb"].as_device(), need, quality=QUALITY)
     assert pi and mac and mac[0].params > pi[0].params
+
+
+def test_a_stand_ins_name_says_its_depth():
+    from slmlab import standins
+
+    assert advisor.standin_ref("qwen3-0.6b") == "qwen3-0.6b-standin"
+    assert advisor.standin_ref("qwen3-0.6b", 2) == "qwen3-0.6b-2l-standin"
+    assert standins.parse_name(advisor.standin_ref("qwen3-0.6b", 2)) == ("qwen3-0.6b", 2)  # what resolve reads
+
+
+def test_vllm_runs_on_a_gpu_on_avx_512_or_on_arm_and_not_on_plain_avx2():
+    def vllm(arch, simd, gpu=False):
+        return next(r for r in advisor.compatibility(arch, simd, gpu) if r.runtime == "vLLM")
+
+    assert not vllm("x86_64", ["AVX2"]).runs_here and "no AVX-512" in vllm("x86_64", ["AVX2"]).this_machine
+    assert vllm("x86_64", ["AVX2", "AVX-512"]).runs_here and vllm("aarch64", ["NEON"]).runs_here
+    assert vllm("x86_64", [], gpu=True).this_machine == "GPU present"
+    llama = advisor.compatibility("x86_64", [], False)[0]
+    assert llama.runs_here and "no SIMD found" in llama.this_machine
+
+
+def test_the_feasible_region_draws_every_row_once_with_both_limits():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = [row("a", 8e9, 5.0, 6.0), row("b", 4e9, 3.0, 12.0), row("c", 1e9, 9.0, 2.0)]
+    device, need = advisor.Device(memory_gb=8), advisor.Need(min_tokens_per_s=5)
+    picks = advisor.rank(rows, device, need)
+    fig = advisor.plot_region(rows, picks, [], picks[:1], device, need)
+    ax = fig.axes[0]
+    # one scatter per group (outside, lossy, kept, picked): c outside, a and b kept, a picked
+    assert [len(c.get_offsets()) for c in ax.collections] == [1, 0, 2, 1]
+    assert [line.get_xdata()[0] for line in ax.lines][:1] == [8 * (1 - advisor.OS_RESERVE)]
+    assert "2 of 3 candidates" in ax.get_title()

@@ -27,6 +27,16 @@ def test_untied_qwen3_8b_counts_the_output_head_as_embedding():
     assert round(p.non_embedding / 1e9, 2) == 6.95  # model card: 6.95B non-embedding
 
 
+def test_the_parameter_table_has_every_model_with_its_class_and_published_count():
+    table = catalog.parameter_table()
+    assert list(table.index) == catalog.names()
+    qwen = table.loc["qwen3-0.6b"]
+    assert qwen["params"] == 596_049_920 and qwen["class"] == "micro" and qwen["tied"]
+    assert qwen["non-embedding"] + qwen["embedding share"] * qwen["params"] == pytest.approx(qwen["params"])
+    assert table.loc["phi-4-mini", "class"] == "small"  # the lesson calls it medium
+    assert table["vs published"].dropna().abs().max() < 0.09
+
+
 def test_every_catalog_model_agrees_with_its_published_count():
     for name in catalog.names():
         published = catalog.get(name).published.get("params")

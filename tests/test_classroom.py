@@ -53,17 +53,17 @@ def test_release_writes_every_student_notebook_without_its_solution(tmp_path):
 
 
 def test_grading_gives_the_solutions_full_marks_a_wrong_answer_none_and_survives_bad_files(tmp_path):
-    names = ["01_classifying_slms", "05_running_with_mlx"]  # the two quickest notebooks, run whole by nbgrader
+    names = ["02_acquiring_models", "00_start_here"]  # two of the quickest notebooks, run whole by nbgrader
     submissions = classroom.self_test_submissions(tmp_path, names)
-    wrong = nbformat.read(submissions / "solutions" / "01_classifying_slms.ipynb", as_version=4)
-    answer = next(c for c in wrong.cells if _meta(c).get("grade_id") == "01_classifying_slms-check_choice-answer")
-    answer.source = 'my_choice = "Q8_0"  # 4.3 GB of weights: does not fit 4 GB'
+    wrong = nbformat.read(submissions / "solutions" / "02_acquiring_models.ipynb", as_version=4)
+    answer = next(c for c in wrong.cells if _meta(c).get("grade_id") == "02_acquiring_models-check_digest-answer")
+    answer.source = 'my_digest = "0" * 64  # typed, not computed from the file'
     (submissions / "wrong").mkdir()
-    nbformat.write(wrong, submissions / "wrong" / "01_classifying_slms.ipynb")  # hands in one notebook only
+    nbformat.write(wrong, submissions / "wrong" / "02_acquiring_models.ipynb")  # hands in one notebook only
     (submissions / "corrupt").mkdir()  # a file cut off while copying, and a file that is not a notebook
-    good = (submissions / "solutions" / "01_classifying_slms.ipynb").read_text()
-    (submissions / "corrupt" / "01_classifying_slms.ipynb").write_text(good[: len(good) // 2])
-    (submissions / "corrupt" / "05_running_with_mlx.ipynb").write_text('{"cells": "none"}')
+    good = (submissions / "solutions" / "02_acquiring_models.ipynb").read_text()
+    (submissions / "corrupt" / "02_acquiring_models.ipynb").write_text(good[: len(good) // 2])
+    (submissions / "corrupt" / "00_start_here.ipynb").write_text('{"cells": "none"}')
     grades = classroom.grade(submissions, tmp_path / "grades.csv", names, jobs=2, progress=False)
     scores = {(g.student, g.notebook): (g.score, g.max_score) for g in grades}
     problems = {(g.student, g.notebook): g.problem for g in grades if g.problem}
@@ -71,43 +71,43 @@ def test_grading_gives_the_solutions_full_marks_a_wrong_answer_none_and_survives
     assert all(scores[("solutions", name)] == (full[name], full[name]) for name in names)
     assert all(scores[("untouched", name)] == (0, full[name]) for name in names)
     # one wrong answer costs its point, the notebook's other exercises keep theirs
-    assert scores[("wrong", "01_classifying_slms")] == (full["01_classifying_slms"] - 1, full["01_classifying_slms"])
-    assert scores[("wrong", "05_running_with_mlx")] == (0, full["05_running_with_mlx"])
+    assert scores[("wrong", "02_acquiring_models")] == (full["02_acquiring_models"] - 1, full["02_acquiring_models"])
+    assert scores[("wrong", "00_start_here")] == (0, full["00_start_here"])
     # every bad file scores zero with one line saying why; every other student is graded all the same
     assert problems == {
-        ("wrong", "05_running_with_mlx"): "missing: no 05_running_with_mlx.ipynb handed in",
-        ("corrupt", "01_classifying_slms"): problems[("corrupt", "01_classifying_slms")],
-        ("corrupt", "05_running_with_mlx"): problems[("corrupt", "05_running_with_mlx")],
+        ("wrong", "00_start_here"): "missing: no 00_start_here.ipynb handed in",
+        ("corrupt", "02_acquiring_models"): problems[("corrupt", "02_acquiring_models")],
+        ("corrupt", "00_start_here"): problems[("corrupt", "00_start_here")],
     }
-    assert problems[("corrupt", "01_classifying_slms")].startswith("unreadable: 01_classifying_slms.ipynb is not valid")
-    assert problems[("corrupt", "05_running_with_mlx")].startswith("not a notebook: 05_running_with_mlx.ipynb")
+    assert problems[("corrupt", "02_acquiring_models")].startswith("unreadable: 02_acquiring_models.ipynb is not valid")
+    assert problems[("corrupt", "00_start_here")].startswith("not a notebook: 00_start_here.ipynb")
     rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
     assert (
         len(rows) == 8
         and {
             "student": "solutions",
-            "notebook": "01_classifying_slms",
-            "score": f"{full['01_classifying_slms']:.1f}",
+            "notebook": "02_acquiring_models",
+            "score": f"{full['02_acquiring_models']:.1f}",
         }.items()
-        <= next(r for r in rows if r["student"] == "solutions" and r["notebook"] == "01_classifying_slms").items()
+        <= next(r for r in rows if r["student"] == "solutions" and r["notebook"] == "02_acquiring_models").items()
     )
-    assert next(r for r in rows if r["student"] == "corrupt" and r["notebook"] == "01_classifying_slms")["problem"]
+    assert next(r for r in rows if r["student"] == "corrupt" and r["notebook"] == "02_acquiring_models")["problem"]
     feedback = tmp_path / "feedback"
-    html = (feedback / "wrong" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
-    assert "AssertionError: Q8_0 does not fit" in unescape(re.sub(r"<[^>]+>", "", html))  # in the check's words
-    note = (feedback / "corrupt" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
+    html = (feedback / "wrong" / "02_acquiring_models" / "02_acquiring_models.html").read_text()
+    assert "did you hash the whole file" in unescape(re.sub(r"<[^>]+>", "", html))  # in the check's words
+    note = (feedback / "corrupt" / "02_acquiring_models" / "02_acquiring_models.html").read_text()
     assert "is not valid JSON" in note  # the student with the bad file reads why too
 
 
 def test_a_submission_that_hangs_is_stopped_at_the_timeout_and_scores_zero(tmp_path):
     import psutil
 
-    names = ["05_running_with_mlx"]
+    names = ["00_start_here"]
     submissions = classroom.self_test_submissions(tmp_path, names)
     shutil.rmtree(submissions / "untouched")
-    hangs = nbformat.read(submissions / "solutions" / "05_running_with_mlx.ipynb", as_version=4)
+    hangs = nbformat.read(submissions / "solutions" / "00_start_here.ipynb", as_version=4)
     next(c for c in hangs.cells if _meta(c).get("solution")).source = "import time\ntime.sleep(3600)"
-    nbformat.write(hangs, submissions / "solutions" / "05_running_with_mlx.ipynb")
+    nbformat.write(hangs, submissions / "solutions" / "00_start_here.ipynb")
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     grades = classroom.grade(submissions, tmp_path / "grades.csv", names, timeout=20, progress=False)
     assert [(g.score, g.problem) for g in grades] == [(0, "timed out: still running after 20 s")]
@@ -149,23 +149,23 @@ def test_hidden_checks_leave_nothing_to_read_the_answer_from_and_still_grade(tmp
         code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
         for ex in classroom.find_exercises(nbformat.read(paths.NOTEBOOKS / f"{name}.ipynb", as_version=4), name):
             assert f"def {ex.check}(" not in code and f"{ex.check}(" not in code, f"{name} shows its check"
-    # the task's own helpers stay: notebook 03's bounds, 04's merit
-    assert "def acceptable(" in (tmp_path / "out" / "03_quantizing_with_llama_cpp.ipynb").read_text()
-    assert "def merit(" in (tmp_path / "out" / "04_optimizing_with_olive.ipynb").read_text()
+    # the task's own helpers stay: notebook 04's bounds, 05's merit
+    assert "def acceptable(" in (tmp_path / "out" / "04_judging_quantized_models.ipynb").read_text()
+    assert "merit = " in (tmp_path / "out" / "05_optimizing_with_olive.ipynb").read_text()
     # autograding restores the check: the solution earns its point, a wrong answer none, with the check's message
-    names = ["01_classifying_slms"]
+    names = ["02_acquiring_models"]
     submissions = classroom.self_test_submissions(tmp_path / "graded", names, hidden_checks=True)
-    wrong = nbformat.read(submissions / "solutions" / "01_classifying_slms.ipynb", as_version=4)
-    answer = next(c for c in wrong.cells if _meta(c).get("grade_id") == "01_classifying_slms-check_choice-answer")
-    answer.source = 'my_choice = "Q8_0"'
+    wrong = nbformat.read(submissions / "solutions" / "02_acquiring_models.ipynb", as_version=4)
+    answer = next(c for c in wrong.cells if _meta(c).get("grade_id") == "02_acquiring_models-check_digest-answer")
+    answer.source = 'my_digest = "0" * 64'
     (submissions / "wrong").mkdir()
-    nbformat.write(wrong, submissions / "wrong" / "01_classifying_slms.ipynb")
-    shutil.rmtree(submissions / "untouched")  # graded zero by the test above; each grading runs notebook 01 (~100 s)
+    nbformat.write(wrong, submissions / "wrong" / "02_acquiring_models.ipynb")
+    shutil.rmtree(submissions / "untouched")  # graded zero by the test above; each grading runs the notebook whole
     grades = classroom.grade(submissions, tmp_path / "grades.csv", names, hidden_checks=True, progress=False)
-    full = classroom.max_points("01_classifying_slms")
+    full = classroom.max_points("02_acquiring_models")
     assert {g.student: g.score for g in grades} == {"solutions": full, "wrong": full - 1}
-    html = (tmp_path / "feedback" / "wrong" / "01_classifying_slms" / "01_classifying_slms.html").read_text()
-    assert "AssertionError: Q8_0 does not fit" in unescape(re.sub(r"<[^>]+>", "", html))
+    html = (tmp_path / "feedback" / "wrong" / "02_acquiring_models" / "02_acquiring_models.html").read_text()
+    assert "did you hash the whole file" in unescape(re.sub(r"<[^>]+>", "", html))
 
 
 @pytest.mark.fast

@@ -30,6 +30,12 @@ def test_estimate_of_the_shipped_gemma_q4_k_m(gemma):
     real = read_gguf(gemma)
     assert abs(est.total_bytes / real.size_bytes - 1) < 0.02
     assert {k: v for k, v in est.types.items() if k != "F32"} == real.matrix_types
+    # the same comparison as one row of a table (notebooks 01 and 11); the wrong file type is caught
+    row = sizing.compare_with_file("gemma-3-270m", catalog.get("gemma-3-270m").config, "Q4_K_M", gemma)
+    assert row["real bytes"] == real.size_bytes and row["estimated bytes"] == est.total_bytes
+    assert abs(row["difference"]) < 0.02 and row["same tensor types"] is True
+    wrong = sizing.compare_with_file("gemma-3-270m", catalog.get("gemma-3-270m").config, "Q8_0", gemma)
+    assert wrong["difference"] > 0.1 and wrong["same tensor types"] is False
 
 
 @pytest.mark.fast

@@ -130,3 +130,24 @@ def test_the_learners_language_changes_the_pick(monkeypatch):
         for r in picks["pa"]
     )
     assert any("Punjabi costs" in reason for reason in picks["pa"][0].reasons)
+
+
+def test_the_plots_label_every_language_and_name_the_costliest():
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    names = {"en": "English", "pa": "Punjabi"}
+    ratio = pd.DataFrame({"qwen3": [1.0, 7.0], "gemma3": [1.0, 2.4]}, index=["en", "pa"])
+    ax = tokens.plot_ratios(ratio, names).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["English", "Punjabi"]
+    assert len(ax.texts) == 4 and "up to 7.0× (Punjabi on qwen3)" in ax.get_title()
+    prompts = pd.DataFrame(
+        [
+            {"model": "m", "language": "pa", "seconds": 0.9},  # measured first: its bar comes first
+            {"model": "m", "language": "en", "seconds": 0.3},
+        ]
+    )
+    ax = tokens.plot_prompt_seconds(prompts, names, 1).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["pa", "en"]
+    assert "Punjabi takes m 3.0× English's time" in ax.get_title() and "(1 thread)" in ax.get_ylabel()

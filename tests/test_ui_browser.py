@@ -1,6 +1,8 @@
-"""JupyterLab in a real browser: open notebook 01, run all cells, see the widget and the plots render.
+"""JupyterLab in a real browser: open a notebook, run all cells, see the widget and the plots render.
 
-Named to run after the notebook tests, whose runs have built and cached what notebook 01 converts.
+Notebook 01 (the explorer widget) and notebook 03, the first of the lessons split in two (03 mechanics, 04 quality),
+run to their end with no error. Named to run after the notebook tests, whose runs have built and cached what the
+notebooks convert and quantize.
 
 Headless Debian Chromium driven by Playwright's Python package (no browser download). JupyterLab is
 started on 127.0.0.1 with a token, on a copy of the notebook so the repository's copy stays clean.
@@ -8,6 +10,7 @@ started on 127.0.0.1 with a token, on a copy of the notebook so the repository's
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -20,13 +23,34 @@ import pytest
 from slmlab import paths, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-NOTEBOOK = "01_classifying_slms.ipynb"
 SCREENSHOTS = paths.REPO_ROOT / "build" / "screenshots"
+DONE = "every cell of this notebook ran"  # printed by a cell the test appends: the run reached the end
+# what a notebook's parameters cell gets, as papermill's injected cell would (the speed is make bench's)
+PARAMETERS = {"03_quantizing_with_llama_cpp": {"THREADS": 1, "BENCH_REPS": 1}}
+
+
+def copy_for_the_lab(name: str, folder: Path) -> Path:
+    """The notebook as a learner opens it, with its parameters set and a last cell that says the run got there."""
+    nb = json.loads((paths.NOTEBOOKS / f"{name}.ipynb").read_text())
+    params = "".join(f"\n{k} = {v!r}" for k, v in PARAMETERS.get(name, {}).items())
+    nb["cells"][1]["source"] = "".join(nb["cells"][1]["source"]) + params
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "id": "browser-done",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": f"print({DONE!r})",
+        }
+    )
+    path = folder / f"{name}.ipynb"
+    path.write_text(json.dumps(nb))
+    return path
 
 
 @pytest.fixture()
 def lab(tmp_path):
-    shutil.copy(paths.NOTEBOOKS / NOTEBOOK, tmp_path / NOTEBOOK)
     # JupyterLab 4 renders only the cells in view ("windowing"); render all, so every output can be checked
     settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
@@ -58,20 +82,23 @@ def lab(tmp_path):
                 time.sleep(0.5)
         else:
             raise AssertionError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-2000:])
-        yield url, token
+        yield url, token, tmp_path
     finally:
         proc.terminate()
         proc.wait(20)
         log.close()
 
 
-def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
+def run_all_cells(lab, name: str) -> dict:
+    """Open `name` in JupyterLab, Run All Cells, wait for its last cell, and collect what rendered: plots, the
+    explorer widget's text, error outputs (a screenshot lands in build/screenshots/ either way)."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), (
         "Chromium is missing: `make setup` installs Debian's chromium (apt-get install chromium)"
     )
-    url, token = lab
+    url, token, folder = lab
+    notebook = copy_for_the_lab(name, folder)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -89,7 +116,7 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
+            page.goto(f"{url}/lab/tree/{notebook.name}?token={token}")
             page.wait_for_selector(".jp-Notebook", timeout=60_000)
             # Run → Run All Cells once the kernel reports Idle. Clicked while the kernel is still connecting, Run All
             # walks through the cells without running them, so check that the first cell got an execution
@@ -109,9 +136,12 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
                 except Exception:
                     if attempt == 3:
                         raise
-            # the run reaches the exercise's check at the end; the explorer widget and the plots rendered on the way
-            page.get_by_text("✓ Q").first.wait_for(state="attached", timeout=300_000)
-            page.wait_for_selector(".jupyter-widgets select", state="attached", timeout=60_000)
+            # Run All stops at the first error: the appended last cell prints only if every cell before it ran
+            done = page.locator(".jp-OutputArea-output", has_text=DONE)
+            errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
+            deadline = time.monotonic() + 600
+            while not done.count() and not errors.count() and time.monotonic() < deadline:
+                time.sleep(1)
             # scroll through the whole notebook (JupyterLab may keep only the cells in view in the page) and
             # collect what rendered: plots, the widget's output, error outputs
             seen = page.evaluate("""async () => {
@@ -134,15 +164,29 @@ def test_notebook_runs_in_jupyterlab_with_widget_and_plots(lab):
                 await new Promise(r => setTimeout(r, 500));
                 return {plots: plots.size, errors: [...errors], widget};
             }""")
-            assert seen["plots"] >= 3, f"only {seen['plots']} plots rendered"
-            assert "GB" in seen["widget"] and "fits" in seen["widget"], seen["widget"][:300]  # the explorer computed
-            assert not seen["errors"], seen["errors"]
-            page.screenshot(path=str(SCREENSHOTS / "01_classifying_slms.png"))
+            seen["done"] = done.count() > 0
+            page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+            return seen
         except Exception:
-            page.screenshot(path=str(SCREENSHOTS / "01_classifying_slms-failed.png"))  # what the browser showed
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-failed.png"))  # what the browser showed
             raise
         finally:
             browser.close()
+
+
+def test_notebook_01_runs_in_jupyterlab_with_widget_and_plots(lab):
+    seen = run_all_cells(lab, "01_classifying_slms")
+    assert not seen["errors"], seen["errors"]
+    assert seen["done"], "Run All did not reach the last cell"
+    assert seen["plots"] >= 3, f"only {seen['plots']} plots rendered"
+    assert "GB" in seen["widget"] and "fits" in seen["widget"], seen["widget"][:300]  # the explorer computed
+
+
+def test_a_split_lesson_03_runs_to_its_end_in_jupyterlab(lab):
+    seen = run_all_cells(lab, "03_quantizing_with_llama_cpp")
+    assert not seen["errors"], seen["errors"]
+    assert seen["done"], "Run All did not reach the last cell"
+    assert seen["plots"] >= 3, f"only {seen['plots']} plots rendered"
 
 
 def test_the_course_website_shows_every_lesson_with_its_plots():
@@ -157,6 +201,7 @@ def test_the_course_website_shows_every_lesson_with_its_plots():
     spec.loader.exec_module(build_book)
     index = build_book.build()
     lessons = sorted(index.parent.glob("[0-9][0-9]_*.html"))
+    assert "KV cache" in (index.parent / "glossary.html").read_text()  # the page the lessons link terms to
     assert [p.stem for p in lessons] == sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
