@@ -19,6 +19,7 @@ serve the learner as well as an English reader — and its speed is also given i
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -136,7 +137,7 @@ class Recommendation:
 class SpeedModel:
     """tokens/s ≈ efficiency(type) × bandwidth ÷ bytes read per token. The share of the bandwidth ceiling a file
     reaches depends on its type (its kernels do more or less arithmetic per byte): measured per type where notebook
-    03 measured it, else the median of those measurements."""
+    04 measured it, else the median of those measurements."""
 
     bandwidth: float  # bytes/s
     efficiency: dict[str, float]  # per quantization type
@@ -166,6 +167,12 @@ def llamacpp_runs(r03: dict | None, r04: dict | None = None) -> list[LlamaCppRun
     return [LlamaCppRun(m, label.split()[0], label, row["tg tok/s"], row["bytes/token"]) for m, label, row in labelled]
 
 
+@functools.cache
+def bandwidth_now() -> float:
+    """This machine's read bandwidth, measured once per process (a notebook asks the advisor many times)."""
+    return measure.memory_bandwidth()
+
+
 def speed_model() -> SpeedModel:
     """The speed model from notebook 04's bandwidth and Gemma's files (and a stand-in's, if 03 ran on one — both
     larger than the CPU caches, unlike slm-nano); without them, bandwidth measured now and a stated efficiency."""
@@ -182,7 +189,7 @@ def speed_model() -> SpeedModel:
             bw, efficiency, values[len(values) // 2], f"measured in notebooks 03 and 04 ({len(efficiency)} types)"
         )
     return SpeedModel(
-        measure.memory_bandwidth(),
+        bandwidth_now(),
         {},
         DEFAULT_EFFICIENCY,
         f"bandwidth measured now, efficiency {DEFAULT_EFFICIENCY:.0%} assumed (run notebook 04)",

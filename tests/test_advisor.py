@@ -166,3 +166,16 @@ def test_the_feasible_region_draws_every_row_once_with_both_limits():
     assert [len(c.get_offsets()) for c in ax.collections] == [1, 0, 2, 1]
     assert [line.get_xdata()[0] for line in ax.lines][:1] == [8 * (1 - advisor.OS_RESERVE)]
     assert "2 of 3 candidates" in ax.get_title()
+
+
+def test_without_saved_results_the_bandwidth_is_measured_once_per_process(monkeypatch):
+    calls = []
+    monkeypatch.setattr(advisor.measure, "load_results", lambda name: None)
+    monkeypatch.setattr(advisor.measure, "memory_bandwidth", lambda: calls.append(1) or 20e9)
+    advisor.bandwidth_now.cache_clear()
+    try:
+        models = [advisor.speed_model() for _ in range(3)]
+    finally:
+        advisor.bandwidth_now.cache_clear()
+    assert len(calls) == 1 and {m.bandwidth for m in models} == {20e9}
+    assert models[0].efficiency == {} and "run notebook 04" in models[0].source
