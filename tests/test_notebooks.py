@@ -266,11 +266,26 @@ def plots(nb) -> int:
 
 
 def outputs(nb) -> str:
+    """Every output of every cell as text. A cell's printed text is joined whole: the kernel may flush one long
+    line in two stream outputs (it did with the wrong-answer probe's line)."""
     text = []
     for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            text.append(o.get("text", "") + json.dumps(o.get("data", {})))
+        printed = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        text += [printed] if printed else []
+        text += [json.dumps(o["data"]) for o in cell.get("outputs", []) if "data" in o]
     return "\n".join(text)
+
+
+def test_a_line_printed_in_two_flushes_is_read_whole():
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("print(long_line)")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", text="WRONG ANSWERS [1, "),
+        nbformat.v4.new_output("stream", text="2]\n"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert "WRONG ANSWERS [1, 2]" in outputs(nb).splitlines()
 
 
 def test_every_tool_the_lesson_teaches_has_a_literal_command():

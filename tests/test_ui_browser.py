@@ -186,7 +186,7 @@ def test_a_split_lesson_03_runs_to_its_end_in_jupyterlab(lab):
     seen = run_all_cells(lab, "03_quantizing_with_llama_cpp")
     assert not seen["errors"], seen["errors"]
     assert seen["done"], "Run All did not reach the last cell"
-    assert seen["plots"] >= 3, f"only {seen['plots']} plots rendered"
+    assert seen["plots"] >= 2, f"only {seen['plots']} plots rendered"  # the outlier block; the four-panel table
 
 
 def test_the_course_website_shows_every_lesson_with_its_plots():
