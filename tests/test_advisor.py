@@ -179,3 +179,28 @@ def test_without_saved_results_the_bandwidth_is_measured_once_per_process(monkey
         advisor.bandwidth_now.cache_clear()
     assert len(calls) == 1 and {m.bandwidth for m in models} == {20e9}
     assert models[0].efficiency == {} and "run notebook 04" in models[0].source
+
+
+def test_notebook_05s_int4_speed_and_08s_served_speeds_reach_the_advice(monkeypatch):
+    """05 (ONNX Runtime GenAI int4) changes the runtime of the 4-bit rows; 08 (vLLM beside llama-server) is shown
+    beside the rest, but at 16 bits it has no type of the advisor's to compete for."""
+    monkeypatch.setattr(advisor, "speed_model", lambda: advisor.SpeedModel(100e9, {}, 0.6, "fixed for the test"))
+    r03 = fake_results(50.0)("03_quantizing_with_llama_cpp")
+    r08 = {
+        "model": "m",
+        "engines": [
+            {"engine": "vLLM", "clients": 1, "tokens/s": 80.0},
+            {"engine": "llama-server", "clients": 1, "tokens/s": 40.0},
+        ],
+    }
+    picked = {}
+    for genai in (200.0, 20.0):  # ONNX int4 at 2× llama.cpp's Q4_0 speed, then 0.2×
+        r05 = {"model": "m", "genai_int4_tokens_per_s": genai}
+        saved = {"03_quantizing_with_llama_cpp": r03, "05_optimizing_with_olive": r05, "08_serving_many_requests": r08}
+        monkeypatch.setattr(advisor.measure, "load_results", saved.get)
+        speeds, _ = advisor.runtime_speeds()
+        assert {(s.runtime, s.ratio) for s in speeds} == {("ONNX Runtime GenAI", genai / 100), ("vLLM", 2.0)}
+        rows, _ = advisor.candidates(advisor.Device(memory_gb=8), advisor.Need(), models=["qwen3-4b"], quality=QUALITY)
+        picked[genai] = {r.quant: r.runtime for r in rows}
+    assert picked[200.0]["Q4_K_M"] == "ONNX Runtime GenAI" and picked[20.0]["Q4_K_M"] == "llama.cpp"
+    assert picked[200.0]["Q8_0"] == "llama.cpp"  # no 8-bit runtime measured faster
