@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from slmlab import llamacpp, probes, standins
+from slmlab import llamacpp, probes, sizing, standins
 from slmlab.gguf_file import bytes_read_per_token, read_gguf
 
 NO_QUALITY = "n/a (random weights)"  # what a stand-in's quality columns say
@@ -62,11 +62,7 @@ def describe(path: str | Path) -> str:
 # --- llama.cpp's type table, and one tensor of a file -------------------------------------------------------------
 
 
-def block_layout(type_name: str) -> tuple[int, int]:
-    """(weights per block, bytes per block) of a llama.cpp type, from gguf-py's `GGML_QUANT_SIZES`."""
-    import gguf
-
-    return gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[type_name]]
+block_layout = sizing.block_layout  # (weights per block, bytes per block): llama.cpp's table, read in one place
 
 
 def bits_per_weight(type_name: str) -> float:

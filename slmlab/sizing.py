@@ -162,7 +162,8 @@ def gguf_tensors(config: dict) -> tuple[list[Tensor], dict]:
     return tensors, hparams
 
 
-def _block(type_name: str) -> tuple[int, int]:
+def block_layout(type_name: str) -> tuple[int, int]:
+    """(weights per block, bytes per block) of a llama.cpp type, from gguf-py's `GGML_QUANT_SIZES`."""
     import gguf
 
     return gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[type_name]]
@@ -183,7 +184,7 @@ def tensor_type(t: Tensor, file_type: str, hp: dict) -> str:
         return new
     i, n, ft = t.layer or 0, hp["n_layer"], file_type
     if t.category == "output" or (hp["tied"] and t.category == "token_embd"):
-        if t.row_length % _block(new)[0] != 0:
+        if t.row_length % block_layout(new)[0] != 0:
             new = "Q8_0"
         elif new != "Q8_0":
             new = "Q6_K"
@@ -213,15 +214,15 @@ def tensor_type(t: Tensor, file_type: str, hp: dict) -> str:
             new = "Q3_K"
         elif ft == "Q3_K_M":
             new = "Q4_K"
-    if t.row_length % _block(new)[0] != 0:  # shapes a type cannot hold fall back (with a warning in the tool)
+    if t.row_length % block_layout(new)[0] != 0:  # shapes a type cannot hold fall back (with a warning in the tool)
         new = FALLBACK.get(new, new)
-        if t.row_length % _block(new)[0] != 0:
+        if t.row_length % block_layout(new)[0] != 0:
             new = "F16"
     return new
 
 
 def tensor_bytes(t: Tensor, type_name: str) -> int:
-    block, size = _block(type_name)
+    block, size = block_layout(type_name)
     rows = t.n_elements // t.row_length
     return rows * (t.row_length // block) * size
 
@@ -288,7 +289,7 @@ def compare_with_file(model: str, config: dict, file_type: str, path: str | Path
 
 def bits_floor(file_type: str) -> float:
     """The fewest bits per weight a file of this type can have: its main type's bits, from gguf's table."""
-    block, size = _block(DEFAULT_TYPE.get(file_type, file_type))
+    block, size = block_layout(DEFAULT_TYPE.get(file_type, file_type))
     return 8 * size / block
 
 
